@@ -1,0 +1,10 @@
+"""User-facing errors: each says what is wrong and what to do next.
+
+The CLI turns a ``CasebaseError`` into a short message and exit code 2, never a traceback.
+"""
+
+
+class CasebaseError(Exception):
+    """An error the user can fix; the message names the problem and the fix."""
+
+    exit_code = 2

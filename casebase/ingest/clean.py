@@ -1,0 +1,232 @@
+"""Text cleaning rules for helpdesk messages, each a small tested function.
+
+``clean_text`` applies them in order: encoding repair, HTML to text, markdown images,
+quoted replies, auto-generated boilerplate, signatures and disclaimers, greetings,
+white space. The rules only remove what is structurally noise; technical content
+(error codes, transaction codes, versions, amounts, paths, code) stays.
+
+    from casebase.ingest.clean import clean_text
+    clean_text("<p>Hi Tom,</p><p>Error SQL0911N in v29.1</p>")  # -> "Error SQL0911N in v29.1"
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import ftfy
+
+# --- encoding -------------------------------------------------------------------------
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def fix_encoding(text: str) -> str:
+    """Repair mojibake ("Ã©" -> "é") and odd Unicode; ASCII text is returned as is."""
+    if not _NON_ASCII.search(text):
+        return text
+    return ftfy.fix_text(text, unescape_html=False)
+
+
+# --- HTML -----------------------------------------------------------------------------
+
+_HTML_MARKERS = re.compile(r"<(?:br|p|/p|html|body|table|tr|td|ul|ol|li|h[1-6]|strong|b|em|i|font|span style)\b[^>]*>", re.I)
+_PRE = re.compile(r"<(pre|code)\b[^>]*>(.*?)</\1\s*>", re.I | re.S)
+_BREAK_TAGS = re.compile(r"<\s*(?:br|/p|/div|/tr|/h[1-6]|/ul|/ol|/table|hr)\b[^>]*>", re.I)
+_OPEN_BLOCK = re.compile(r"<\s*(?:p|div|tr|h[1-6]|table)\b[^>]*>", re.I)
+_LI = re.compile(r"<\s*li\b[^>]*>", re.I)
+_CELL = re.compile(r"<\s*/t[dh]\s*>", re.I)
+_DROP_BLOCKS = re.compile(r"<(script|style|head)\b[^>]*>.*?</\1\s*>", re.I | re.S)
+_KNOWN_TAG = re.compile(
+    r"</?(?:a|abbr|b|big|blockquote|body|br|center|code|col|colgroup|dd|del|div|dl|dt|em|font|h[1-6]|head|hr|"
+    r"html|i|img|ins|kbd|li|meta|o:p|ol|p|pre|s|small|span|strike|strong|sub|sup|table|tbody|td|tfoot|th|thead|"
+    r"title|tr|tt|u|ul)\b[^<>]*>",
+    re.I,
+)
+_ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-f]{1,6}|[a-z][a-z0-9]{1,31});", re.I)
+
+
+def looks_like_html(text: str) -> bool:
+    """True for HTML-formatted mail bodies; a code snippet with <div> tags is not enough."""
+    return len(_HTML_MARKERS.findall(text)) >= 2
+
+
+def html_to_text(text: str) -> str:
+    """Turn an HTML body into text, keeping line breaks, list items and <pre>/<code> content."""
+    if looks_like_html(text):
+        kept: list[str] = []
+
+        def stash(m: re.Match) -> str:
+            kept.append(html.unescape(m.group(2)))
+            return f"\x00{len(kept) - 1}\x00"
+
+        text = _DROP_BLOCKS.sub("", text)
+        text = _PRE.sub(stash, text)
+        text = re.sub(r"\s*\n\s*", " ", text)  # source newlines are not breaks in HTML
+        text = _BREAK_TAGS.sub("\n", text)
+        text = _OPEN_BLOCK.sub("\n", text)
+        text = _LI.sub("\n- ", text)
+        text = _CELL.sub("\t", text)
+        text = _KNOWN_TAG.sub("", text)
+        text = re.sub(r"\x00(\d+)\x00", lambda m: "\n" + kept[int(m.group(1))] + "\n", text)
+    return unescape_entities(text)
+
+
+def unescape_entities(text: str) -> str:
+    """&amp; &lt; &nbsp; &#39; ... to characters."""
+    if "&" not in text or not _ENTITY.search(text):
+        return text
+    return html.unescape(text)
+
+
+# --- markdown images ------------------------------------------------------------------
+
+_LINKED_IMAGE = re.compile(r"\[!\[([^\]\n]*)\]\([^)]*\)\]\([^)]*\)")
+_IMAGE = re.compile(r"!\[([^\]\n]*)\]\([^)]*\)")
+
+
+def strip_images(text: str) -> str:
+    """Markdown images (often wrapped in a link) become "[image: name]"."""
+    def label(m: re.Match) -> str:
+        name = m.group(1).strip()
+        return f"[image: {name}]" if name else "[image]"
+
+    return _IMAGE.sub(label, _LINKED_IMAGE.sub(label, text))
+
+
+# --- quoted replies -------------------------------------------------------------------
+
+_WROTE = re.compile(r"^\s*On\b.{4,200}?\bwrote:\s*$", re.M | re.S)
+_WROTE_INLINE = re.compile(
+    r"\bOn (?:Mon|Tue|Wed|Thu|Fri|Sat|Sun|\d{1,4}[/.-]\d{1,2}|\d{1,2} \w+ \d{4})[^\n]{0,150}?\bwrote:")
+_ORIGINAL = re.compile(r"^\s*-{2,}\s*(?:Original Message|Forwarded message)\s*-{2,}", re.M | re.I)
+_HEADER_FROM = re.compile(r"^\s*_{0,}\s*From:[^\n]*\n(?:[^\n]*\n){0,2}\s*(?:Sent|Date|To|Subject):", re.M | re.I)
+_QUOTE_LINE = re.compile(r"^[ \t]*>[^\n]*(?:\n|$)", re.M)
+
+
+def strip_quoted(text: str) -> str:
+    """Remove quoted earlier mails: "On ... wrote:", "-----Original Message-----",
+    From:/Sent:/To: header blocks (all cut to the end) and lines starting with ">"."""
+    cut = len(text)
+    for pattern in (_WROTE, _ORIGINAL, _HEADER_FROM, _WROTE_INLINE):
+        m = pattern.search(text)
+        if m and m.start() < cut:
+            cut = m.start()
+    text = text[:cut]
+    return _QUOTE_LINE.sub("", text)
+
+
+# --- auto-generated boilerplate -------------------------------------------------------
+
+_BOILERPLATE_LINES = re.compile(
+    r"^[ \t]*(?:TICKET (?:RECEIVED|UPDATED|CLOSED)\b[^\n]*"
+    r"|This is an automated (?:message|e-?mail|response)[^\n]*"
+    r"|Please do not reply to this (?:e-?mail|message)[^\n]*"
+    r"|Message was edited by:[^\n]*"
+    r"|Sent from my (?:iPhone|iPad|BlackBerry|Android|mobile|phone|Samsung|Galaxy)[^\n]*"
+    r"|\[cid:[^\]\n]*\])[ \t]*$\n?",
+    re.M | re.I,
+)
+_LABELS = re.compile(r"^[ \t]*(?:DESCRIPTION|PROBLEM|DETAILS)\s*:[ \t]*", re.M)
+_INLINE_EDITED = re.compile(r"\s*Message was edited by:[^\n]*$", re.I)
+
+
+def strip_boilerplate(text: str) -> str:
+    """Remove lines a helpdesk or forum generates ("TICKET RECEIVED: ...", "Message was
+    edited by: ...", "Sent from my iPhone") and field labels ("DESCRIPTION:")."""
+    text = _BOILERPLATE_LINES.sub("", text)
+    text = _LABELS.sub("", text)
+    return _INLINE_EDITED.sub("", text) if "edited by" in text else text
+
+
+# --- signatures and disclaimers -------------------------------------------------------
+
+_SIG_DELIM = re.compile(r"^-- ?$", re.M)
+_DISCLAIMER = re.compile(
+    r"(?:^|(?<=\n)|(?<=[.!?] ))[^\n]{0,80}?(?:(?-i:\bCONFIDENTIALITY NOTICE\b|\bDISCLAIMER\b|^Disclaimer:)|"
+    r"This (?:e-?mail|message|communication)(?: and any (?:files|attachments)[^.\n]{0,40})? (?:is|are|may be) "
+    r"(?:confidential|intended)|If you (?:have )?received this (?:e-?mail|message|communication) in error|"
+    r"Registered in England(?: and Wales)?)[\s\S]*?(?=\n\s*\n|\Z)",
+    re.I,
+)
+CLOSINGS = (r"(?:(?:kind|best|warm|many|with kind|thanks and|thanks &)\s+)?(?:regards|rgds|wishes|thanks)"
+            r"|thank you|cheers|sincerely|yours sincerely|yours faithfully|ta")
+_CLOSING_LINE = re.compile(rf"^[ \t]*(?:{CLOSINGS})[ \t]*[,.!]*[ \t]*$", re.M | re.I)
+_CLOSING_WITH_NAME_END = re.compile(
+    # the closing word in any case, the name after it capitalised (or a lowercase user name)
+    rf"(?:^|(?<=[\s.!?,]))(?i:{CLOSINGS})[ \t]*[,.!-]*[ \t]*\n?[ \t]*"
+    r"(?:[A-Z][\w'’.-]*|[a-z][a-z0-9_]{2,}\d[a-z0-9_]*)(?:[ \t]+[A-Z][\w'’.-]*){0,2}[ \t]*[.!]?\s*\Z",
+)
+
+
+def strip_signature(text: str) -> str:
+    """Remove a "-- " signature, disclaimers, and a closing block ("Kind regards,\\nName\\nTitle"
+    or "Regards, Name" at the very end). Never removes the whole message."""
+    m = _SIG_DELIM.search(text)
+    if m and text[: m.start()].strip():
+        text = text[: m.start()]
+    lower = text.lower()
+    if any(n in lower for n in ("confidential", "disclaimer", "received this", "registered in")):
+        text = _DISCLAIMER.sub("", text)
+    closings = list(_CLOSING_LINE.finditer(text))
+    if closings:
+        last = closings[-1]
+        tail = [line for line in text[last.end():].splitlines() if line.strip()]
+        if len(tail) <= 6 and all(len(line) <= 80 for line in tail) and text[: last.start()].strip():
+            return text[: last.start()].rstrip()
+    offset = max(0, len(text) - 100)  # the pattern is anchored at the end: search only the tail
+    m = _CLOSING_WITH_NAME_END.search(text, offset)
+    if m and text[: m.start()].strip():
+        text = text[: m.start()].rstrip()
+    return text
+
+
+# --- greetings ------------------------------------------------------------------------
+
+_GREETING = re.compile(
+    r"\A\s*(?:hi|hello|hey|dear|good (?:morning|afternoon|evening|day)|greetings|morning|afternoon)\b"
+    r"[^\n,!:.]{0,40}[,!:.]?[ \t]*(?:\n|(?<=[,!:.])[ \t]*(?=\S))",
+    re.I,
+)
+
+
+def strip_greeting(text: str) -> str:
+    """Remove an opening greeting line ("Hi Tom,", "Dear Support,", "Hello all!")."""
+    m = _GREETING.match(text)
+    if m and text[m.end():].strip():
+        return text[m.end():]
+    return text
+
+
+# --- white space ----------------------------------------------------------------------
+
+_ZERO_WIDTH = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_INNER_SPACE = re.compile(r"(?<=\S)[ \t\u00a0\u2007\u202f]+")
+_TRAILING = re.compile(r"[ \t]+$", re.M)
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def normalise_whitespace(text: str) -> str:
+    """Unify line endings, drop zero-width characters, collapse runs of spaces inside lines
+    (leading indentation of code is kept) and of blank lines, strip the ends."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _ZERO_WIDTH.sub("", text).replace("\u00a0", " ")
+    text = _INNER_SPACE.sub(" ", text)
+    text = _TRAILING.sub("", text)
+    text = _BLANK_LINES.sub("\n\n", text)
+    return text.strip()
+
+
+def clean_text(text: str | None) -> str:
+    """All cleaning rules in order; returns "" for empty input."""
+    if not text:
+        return ""
+    text = fix_encoding(text)
+    text = html_to_text(text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = strip_images(text)
+    text = strip_quoted(text)
+    text = strip_boilerplate(text)
+    text = strip_signature(text)
+    text = strip_greeting(text)
+    return normalise_whitespace(text)

@@ -1,0 +1,381 @@
+"""The ingest stage: read, map, check, clean, redact and write, losing no row.
+
+    casebase ingest --tickets tickets.csv --history messages.csv --workspace ws
+
+Every source row ends in ``tickets.parquet``/``messages.parquet`` or in
+``quarantine.csv`` with its file, row number and reason; the manifest ``ingest.json``
+proves rows in = rows out + rows quarantined.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import secrets
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from casebase.errors import CasebaseError
+from casebase.ingest.clean import clean_text
+from casebase.ingest.mappings import ROLES, Mapping, TableMapping, choose_mapping
+from casebase.ingest.readers import read_table
+from casebase.ingest.redact import Redactor
+from casebase.progress import log, track
+from casebase.workspace import Workspace, write_manifest
+
+TEXT_EXTRAS = {"resolution", "resolution_summary", "summary", "description", "notes", "solution"}
+NOT_REDACTED = {"ticket_id", "opened_at", "closed_at", "category", "urgency", "url", "views"}
+QUARANTINE_COLUMNS = ["file", "row", "table", "ticket_id", "message_id", "reason", "preview"]
+DEFAULT_MAX_BODY_CHARS = 50_000
+
+
+@dataclass
+class Quarantine:
+    rows: list[dict] = field(default_factory=list)
+
+    def add(self, frame: pd.DataFrame, mask: pd.Series, reason, table: str, redactor: Redactor | None = None):
+        """Move the rows of ``frame`` selected by ``mask`` here; return the rest."""
+        bad = frame[mask]
+        reasons = reason(bad) if callable(reason) else [reason] * len(bad)
+        for (_, row), why in zip(bad.iterrows(), reasons):
+            preview = str(row.get("body") or row.get("subject") or "")[:300]
+            if redactor is not None and preview:
+                preview = redactor.redact(preview)[0]
+            self.rows.append({"file": row["_file"], "row": int(row["_row"]), "table": table,
+                              "ticket_id": row.get("ticket_id"), "message_id": row.get("message_id"),
+                              "reason": why, "preview": preview})
+        return frame[~mask]
+
+    def count(self, table: str) -> int:
+        return sum(r["table"] == table for r in self.rows)
+
+    def write(self, path: Path) -> None:
+        pd.DataFrame(self.rows, columns=QUARANTINE_COLUMNS).to_csv(path, index=False)
+
+
+def run(ws: Workspace, tickets: str | Path, history: str | Path | None = None, mapping: str = "auto",
+        max_body_chars: int = DEFAULT_MAX_BODY_CHARS) -> dict:
+    """Ingest a raw export into the workspace; return the manifest."""
+    t0 = time.perf_counter()
+    tickets, history = Path(tickets), Path(history) if history else None
+    t_raw, warnings = read_table(tickets)
+    m_raw = None
+    if history is not None:
+        m_raw, more = read_table(history)
+        warnings += more
+    m = choose_mapping(mapping, list(t_raw.columns), list(m_raw.columns) if m_raw is not None else None)
+    if m_raw is None and "body" not in m.tickets.columns:
+        raise CasebaseError("no messages: give the message history with --history FILE, or map the ticket "
+                            "table's description column as tickets.body in a mapping file (docs/mapping.md).")
+    warnings += unmapped_warnings(m, t_raw, m_raw)
+    t_read = time.perf_counter()
+
+    names = collect_names(t_raw, m_raw, m)
+    redactor = Redactor(names, key=workspace_key(ws))
+    q = Quarantine()
+    tk = select(t_raw, m.tickets, tickets.name)
+    tk = check_tickets(tk, q, m, redactor)
+    msgs, n_from_body = build_messages(tk, m_raw, m, history, q, redactor)
+    t_checked = time.perf_counter()
+
+    msgs, stats = clean_and_redact(msgs, redactor, max_body_chars, q)
+    tk, ticket_stats = redact_tickets(tk, redactor)
+    stats["redacted"] = dict(Counter(stats["redacted"]) + Counter(ticket_stats))
+    t_clean = time.perf_counter()
+
+    tk_out = tk.drop(columns=[c for c in tk.columns if c.startswith("_") or c in
+                              ("body", "contact_name", "contact_email")])
+    msg_out = msgs[["ticket_id", "message_id", "position", "sent_at", "role", "author", "body"]]
+    tk_out.to_parquet(ws.tickets, index=False)
+    msg_out.to_parquet(ws.messages, index=False)
+    q.write(ws.quarantine)
+
+    counts = {
+        "tickets": {"in": len(t_raw), "out": len(tk_out), "quarantined": q.count("tickets")},
+        "messages": {"in": 0 if m_raw is None else len(m_raw),
+                     "out": len(msg_out) - (n_from_body - q.count("ticket-body")),
+                     "quarantined": q.count("messages")},
+        "messages_from_ticket_body": {"in": n_from_body, "out": n_from_body - q.count("ticket-body"),
+                                      "quarantined": q.count("ticket-body")},
+        "messages_total_out": len(msg_out),
+        "redacted": stats["redacted"],
+        "truncated_bodies": stats["truncated"],
+        "chars": {"in": stats["chars_in"], "out": stats["chars_out"]},
+    }
+    for table in ("tickets", "messages", "messages_from_ticket_body"):
+        c = counts[table]
+        c["balanced"] = c["in"] == c["out"] + c["quarantined"]
+        if not c["balanced"]:  # a bug, not a user error: never write a manifest that hides lost rows
+            raise AssertionError(f"ingest lost rows of {table}: {c}")
+    inputs = {"tickets": tickets} | ({"history": history} if history else {})
+    t_end = time.perf_counter()
+    return write_manifest(
+        ws, "ingest",
+        config={"mapping": m.to_dict(), "max_body_chars": max_body_chars},
+        inputs=inputs, counts=counts,
+        timings={"read": t_read - t0, "check": t_checked - t_read, "clean_redact": t_clean - t_checked,
+                 "write": t_end - t_clean, "total": t_end - t0,
+                 "messages_per_s": len(msgs) / max(t_clean - t_checked, 1e-9)},
+        extra={"warnings": warnings, "outputs": [str(ws.tickets), str(ws.messages), str(ws.quarantine)]},
+    )
+
+
+def workspace_key(ws: Workspace) -> bytes:
+    """The workspace's pseudonym key, created on first use."""
+    if not ws.secret.exists():
+        ws.secret.write_text(secrets.token_hex(32))
+        ws.secret.chmod(0o600)
+    return ws.secret.read_text().strip().encode()
+
+
+def unmapped_warnings(m: Mapping, t_raw: pd.DataFrame, m_raw: pd.DataFrame | None) -> list[str]:
+    if m.source.startswith("built-in:"):
+        return []
+    out = []
+    for table, tm, df in (("tickets", m.tickets, t_raw), ("messages", m.messages, m_raw)):
+        if df is None:
+            continue
+        for fld, col in tm.columns.items():
+            if col not in df.columns:
+                out.append(f"mapping {m.name}: [{table}] {fld} = {col!r} is not a column of the file; "
+                           f"{fld} is left empty")
+    return out
+
+
+def collect_names(t_raw: pd.DataFrame, m_raw: pd.DataFrame | None, m: Mapping) -> list[str]:
+    """People whose names must not survive: message authors and ticket contacts."""
+    names: set[str] = set()
+    col = m.tickets.columns.get("contact_name")
+    if col in t_raw.columns:
+        names.update(t_raw[col].dropna())
+    col = m.messages.columns.get("author")
+    if m_raw is not None and col in m_raw.columns:
+        names.update(m_raw[col].dropna())
+    return sorted(names)
+
+
+def select(raw: pd.DataFrame, tm: TableMapping, file_name: str) -> pd.DataFrame:
+    """Canonical columns from a raw table, values recoded, with the source file and row."""
+    out = pd.DataFrame({fld: raw[col] for fld, col in tm.columns.items() if col in raw.columns})
+    for fld, table in tm.values.items():
+        if fld in out:
+            default = table.get("*")
+            out[fld] = out[fld].map(lambda v: table.get(str(v), default if default is not None else v)
+                                    if v is not None else default)
+    out["_file"] = file_name
+    out["_row"] = raw.index + 2  # spreadsheet row: the header is row 1
+    return out
+
+
+def parse_dates(values: pd.Series, dayfirst: bool) -> pd.Series:
+    """ISO 8601 first (never day-first), then other formats with the mapping's dayfirst."""
+    iso = pd.to_datetime(values, format="ISO8601", errors="coerce", utc=True)
+    rest = iso.isna() & values.notna()
+    if rest.any():
+        other = pd.to_datetime(values[rest], format="mixed", dayfirst=dayfirst, errors="coerce", utc=True)
+        iso = iso.copy()
+        iso[rest] = other
+    return iso.dt.tz_localize(None).astype("datetime64[us]")
+
+
+def check_tickets(tk: pd.DataFrame, q: Quarantine, m: Mapping, redactor: Redactor) -> pd.DataFrame:
+    tk = q.add(tk, tk["ticket_id"].isna(), "missing ticket_id", "tickets", redactor)
+    tk["ticket_id"] = tk["ticket_id"].str.strip()
+    first_row = tk.groupby("ticket_id")["_row"].transform("min")
+    tk = q.add(tk, tk["_row"] != first_row,
+               lambda b: [f"duplicate ticket_id (first at row {r})" for r in first_row[b.index]], "tickets", redactor)
+    raw_opened = tk["opened_at"]
+    tk["opened_at"] = parse_dates(raw_opened, m.dayfirst)
+    tk = q.add(tk, raw_opened.isna(), "missing opened_at", "tickets", redactor)
+    tk = q.add(tk, tk["opened_at"].isna(),
+               lambda b: [f"unparseable opened_at {v!r}" for v in raw_opened[b.index]], "tickets", redactor)
+    for col in ("closed_at",):
+        if col in tk:
+            tk[col] = parse_dates(tk[col], m.dayfirst)
+    return tk
+
+
+def build_messages(tk: pd.DataFrame, m_raw: pd.DataFrame | None, m: Mapping, history: Path | None,
+                   q: Quarantine, redactor: Redactor) -> tuple[pd.DataFrame, int]:
+    """History rows checked against the kept tickets, plus each ticket body as its first message."""
+    has_body = "body" in tk.columns
+    parts = []
+    if has_body:
+        body = tk[tk["body"].notna()]
+        first = pd.DataFrame({
+            "ticket_id": body["ticket_id"], "message_id": None, "position": 0, "sent_at": body["opened_at"],
+            "author": body.get("contact_name", body.get("contact_email")), "role": "customer",
+            "body": body["body"], "_file": body["_file"], "_row": body["_row"], "_from_ticket": True})
+        parts.append(first)
+    n_from_body = len(parts[0]) if parts else 0
+
+    if m_raw is not None:
+        ms = select(m_raw, m.messages, history.name)
+        known = set(tk["ticket_id"])
+        quarantined = {r["ticket_id"]: r for r in q.rows if r["table"] == "tickets" and r["ticket_id"]}
+        ms["ticket_id"] = ms["ticket_id"].str.strip()
+
+        def unknown_reason(bad: pd.DataFrame) -> list[str]:
+            out = []
+            for tid in bad["ticket_id"]:
+                if tid is None:
+                    out.append("missing ticket_id")
+                elif tid in quarantined:
+                    r = quarantined[tid]
+                    out.append(f"its ticket was quarantined (row {r['row']}: {r['reason']})")
+                else:
+                    out.append(f"message for an unknown ticket {tid!r}")
+            return out
+
+        ms = q.add(ms, ~ms["ticket_id"].isin(known), unknown_reason, "messages", redactor)
+        ms = q.add(ms, ms["body"].isna(), "empty body", "messages", redactor)
+        if "message_id" in ms:
+            dup = ms["message_id"].notna() & ms.duplicated("message_id", keep="first")
+            ms = q.add(ms, dup, "duplicate message_id", "messages", redactor)
+        if "sent_at" in ms:
+            raw_sent = ms["sent_at"]
+            ms["sent_at"] = parse_dates(raw_sent, m.dayfirst)
+            ms = q.add(ms, raw_sent.notna() & ms["sent_at"].isna(),
+                       lambda b: [f"unparseable sent_at {v!r}" for v in raw_sent[b.index]], "messages", redactor)
+        if "position" in ms:
+            pos = pd.to_numeric(ms["position"], errors="coerce")
+            ms = q.add(ms, pos.isna() | (pos % 1 != 0),
+                       lambda b: [f"position {v!r} is not a whole number" for v in b["position"]], "messages", redactor)
+            ms["position"] = pd.to_numeric(ms["position"]).astype(int)
+        ms["_from_ticket"] = False
+        parts.append(ms)
+
+    msgs = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    for col in ("message_id", "position", "sent_at", "author", "role"):
+        if col not in msgs:
+            msgs[col] = None
+    msgs = assign_positions(msgs, has_body, m_raw is not None and "position" in m.messages.columns)
+    msgs = assign_roles(msgs, tk, "role" in m.messages.columns or m_raw is None)
+    msgs["author"] = msgs["author"].map(redactor.pseudonym)
+    return msgs, n_from_body
+
+
+def assign_positions(msgs: pd.DataFrame, has_body: bool, source_positions: bool) -> pd.DataFrame:
+    """Thread order: the ticket body first, then history by its own position or by time."""
+    msgs = msgs.copy()
+    msgs["_order"] = msgs["position"] if source_positions else 0
+    msgs.loc[msgs["_from_ticket"], "_order"] = -1
+    msgs["_t"] = pd.to_datetime(msgs["sent_at"])
+    msgs = msgs.sort_values(["ticket_id", "_order", "_t", "_row"], kind="stable", na_position="last")
+    if source_positions:
+        msgs["position"] = msgs["position"].fillna(0).astype(int) + (1 if has_body else 0)
+        msgs.loc[msgs["_from_ticket"], "position"] = 0
+    else:
+        msgs["position"] = msgs.groupby("ticket_id").cumcount()
+    msgs["position"] = msgs["position"].astype(int)
+    missing_id = msgs["message_id"].isna()
+    msgs.loc[missing_id, "message_id"] = (msgs.loc[missing_id, "ticket_id"] + "."
+                                          + msgs.loc[missing_id, "position"].astype(str))
+    return msgs.drop(columns=["_order", "_t"]).reset_index(drop=True)
+
+
+def assign_roles(msgs: pd.DataFrame, tk: pd.DataFrame, mapped: bool) -> pd.DataFrame:
+    """Roles as mapped (checked), else inferred: the ticket's contact and the author of its
+    first message are the customer, everybody else a responder."""
+    if mapped:
+        msgs.loc[msgs["_from_ticket"], "role"] = "customer"
+        bad = sorted(set(msgs["role"].dropna()) - set(ROLES)) + (["<empty>"] if msgs["role"].isna().any() else [])
+        if bad:
+            raise CasebaseError(
+                f"messages: role values {bad[:10]} are not {' or '.join(ROLES)}. Recode them in a mapping file, "
+                'e.g. role_values = { "agent" = "responder", "client" = "customer", "*" = "responder" } '
+                "(docs/mapping.md)."
+            )
+        return msgs
+    contacts = {}
+    for col in ("contact_name", "contact_email"):
+        if col in tk:
+            for tid, v in zip(tk["ticket_id"], tk[col]):
+                if v:
+                    contacts.setdefault(tid, set()).add(str(v).strip().lower())
+    first_author = msgs.sort_values("position").groupby("ticket_id")["author"].first()
+    roles = []
+    for tid, author, from_ticket in zip(msgs["ticket_id"], msgs["author"], msgs["_from_ticket"]):
+        a = str(author).strip().lower() if author is not None else None
+        is_customer = from_ticket or (a is not None and (a in contacts.get(tid, ()) or
+                                                         a == str(first_author.get(tid)).strip().lower()))
+        roles.append("customer" if is_customer else "responder")
+    msgs["role"] = roles
+    return msgs
+
+
+_WORKER_REDACTOR: Redactor | None = None
+
+
+def _init_worker(redactor: Redactor) -> None:
+    global _WORKER_REDACTOR
+    _WORKER_REDACTOR = redactor
+
+
+def _clean_redact_chunk(args: tuple[list[str], int]) -> list[tuple[str, Counter, bool]]:
+    texts, max_chars = args
+    return [clean_redact_one(t, _WORKER_REDACTOR, max_chars) for t in texts]
+
+
+def clean_redact_one(text: str, redactor: Redactor, max_chars: int) -> tuple[str, Counter, bool]:
+    truncated = len(text) > max_chars
+    if truncated:
+        text = text[:max_chars] + f"\n[... {len(text) - max_chars} characters truncated]"
+    cleaned, counts = redactor.redact(clean_text(text))
+    return cleaned, counts, truncated
+
+
+def clean_and_redact(msgs: pd.DataFrame, redactor: Redactor, max_chars: int, q: Quarantine,
+                     workers: int | None = None):
+    """Clean and redact every body, in worker processes when there are many."""
+    texts = [str(t) for t in msgs["body"]]
+    workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
+    chunk = 500
+    chunks = [(texts[i: i + chunk], max_chars) for i in range(0, len(texts), chunk)]
+    if workers > 1 and len(texts) > 4 * chunk:
+        ctx = multiprocessing.get_context("forkserver" if sys.platform != "win32" else "spawn")
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(redactor,)) as pool:
+            parts = list(track(pool.map(_clean_redact_chunk, chunks), "clean + redact messages",
+                               total=len(chunks)))
+    else:
+        _init_worker(redactor)
+        parts = [_clean_redact_chunk(c) for c in track(chunks, "clean + redact messages", total=len(chunks))]
+    results = [r for part in parts for r in part]
+    counts: Counter = Counter()
+    for _, c, _ in results:
+        counts.update(c)
+    msgs = msgs.assign(body=[r[0] for r in results])
+    empty = msgs["body"].str.len() == 0
+    reason = "empty after cleaning (only quoted text, signature or boilerplate)"
+    msgs = q.add(msgs, empty & msgs["_from_ticket"], reason, "ticket-body")
+    msgs = q.add(msgs, empty, reason, "messages")
+    return msgs, {"redacted": counts, "truncated": sum(r[2] for r in results),
+                  "chars_in": sum(map(len, texts)), "chars_out": int(msgs["body"].str.len().sum())}
+
+
+def redact_tickets(tk: pd.DataFrame, redactor: Redactor) -> tuple[pd.DataFrame, Counter]:
+    counts: Counter = Counter()
+    tk = tk.copy()
+    for col in tk.columns:
+        if col.startswith("_") or col in NOT_REDACTED or col in ("body", "contact_name", "contact_email"):
+            continue
+        if tk[col].dtype != object and not pd.api.types.is_string_dtype(tk[col]):
+            continue
+        clean = col == "subject" or col in TEXT_EXTRAS
+        values = []
+        for v in tk[col]:
+            if v is None or v != v:
+                values.append(None)
+                continue
+            text, c = redactor.redact(clean_text(str(v)) if clean else str(v))
+            counts.update(c)
+            values.append(text)
+        tk[col] = values
+    return tk, counts
