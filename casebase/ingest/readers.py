@@ -157,9 +157,10 @@ def as_strings(df: pd.DataFrame) -> pd.DataFrame:
     for col in df.columns:
         s = df[col]
         if pd.api.types.is_datetime64_any_dtype(s):
-            out[col] = s.dt.strftime("%Y-%m-%dT%H:%M:%S").astype(object).where(s.notna(), None)
+            values = [None if pd.isna(v) else v.strftime("%Y-%m-%dT%H:%M:%S") for v in s]
         else:
-            out[col] = s.map(cell_to_str).astype(object)
+            values = [cell_to_str(v) for v in s]
+        out[col] = pd.Series(values, dtype=object)
     return pd.DataFrame(out, index=pd.RangeIndex(len(df)))
 
 
