@@ -46,9 +46,36 @@ _KNOWN_TAG = re.compile(
 _ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-f]{1,6}|[a-z][a-z0-9]{1,31});", re.I)
 
 
+# Signs that the markup is a pasted code snippet, not the body of an HTML mail.
+_CODE_HINTS = re.compile(
+    r"<(?:input|form|script|object|param|button|textarea|select|option|\?php|\?xml|%)\b|\becho\s*['\"]"
+    r"|\bfunction\s*\w*\s*\(|\bdata-sap-ui-", re.I)
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+_TAG_NAME = re.compile(r"</?([A-Za-z][\w.-]*(?::[A-Za-z][\w.-]*)?)(?=[\s/>])")
+_HTML_NAMES = frozenset("""
+a abbr address article b base big blockquote body br caption center cite code col colgroup dd del div dl dt em
+figcaption figure font footer h1 h2 h3 h4 h5 h6 head header hr html i img ins kbd label li link main mark meta
+nav nobr ol p pre q s section small span strike strong style sub sup table tbody td tfoot th thead title tr tt
+u ul wbr
+""".split())
+_OFFICE_PREFIXES = ("o:", "v:", "w:", "m:", "st1:", "x:")  # Outlook/Word HTML
+
+
 def looks_like_html(text: str) -> bool:
-    """True for HTML-formatted mail bodies; a code snippet with <div> tags is not enough."""
-    return len(_HTML_MARKERS.findall(text)) >= 2
+    """True for HTML-formatted mail bodies; a code snippet with <div> tags is not enough:
+    markup pasted after paragraphs of plain text, markup with <input>, <script>, PHP or
+    JavaScript, and XML made mostly of non-HTML tags are code."""
+    if len(_HTML_MARKERS.findall(text)) < 2:
+        return False
+    first = _HTML_MARKERS.search(text)
+    prefix = text[: first.start()]
+    if prefix.strip() and _BLANK_LINE.search(prefix):
+        return False
+    if _CODE_HINTS.search(text):
+        return False
+    names = [n.lower() for n in _TAG_NAME.findall(text)]
+    unknown = sum(1 for n in names if n not in _HTML_NAMES and not n.startswith(_OFFICE_PREFIXES))
+    return not (unknown >= 2 and 2 * unknown >= len(names))
 
 
 def html_to_text(text: str) -> str:
@@ -98,22 +125,31 @@ def strip_images(text: str) -> str:
 
 _WROTE = re.compile(r"^\s*On\b.{4,200}?\bwrote:\s*$", re.M | re.S)
 _WROTE_INLINE = re.compile(
-    r"\bOn (?:Mon|Tue|Wed|Thu|Fri|Sat|Sun|\d{1,4}[/.-]\d{1,2}|\d{1,2} \w+ \d{4})[^\n]{0,150}?\bwrote:")
+    r"(?=O)\bOn (?:Mon|Tue|Wed|Thu|Fri|Sat|Sun|\d{1,4}[/.-]\d{1,2}|\d{1,2} \w+ \d{4})[^\n]{0,150}?\bwrote:")
 _ORIGINAL = re.compile(r"^\s*-{2,}\s*(?:Original Message|Forwarded message)\s*-{2,}", re.M | re.I)
-_HEADER_FROM = re.compile(r"^\s*_{0,}\s*From:[^\n]*\n(?:[^\n]*\n){0,2}\s*(?:Sent|Date|To|Subject):", re.M | re.I)
+# a mail header block needs a Sent:/Date:/Subject: line: "From: X ... To: Y" alone is also how
+# dependency errors read ("From: SAP HANA Studio 1.0.48 ... To: com.sap...")
+_HEADER_FROM = re.compile(r"^\s*_{0,}\s*From:[^\n]*\n(?:[^\n]*\n){0,2}\s*(?:Sent|Date|Subject):", re.M | re.I)
 _QUOTE_LINE = re.compile(r"^[ \t]*>[^\n]*(?:\n|$)", re.M)
+# a reply quote: "> Tom wrote:", or a ">" block opening the message (after at most a greeting line)
+_REPLY_QUOTE = re.compile(
+    r"^[ \t]*>[^\n]*\bwrote:|\A\s*(?:(?:hi|hello|hey|dear|greetings|good \w+)\b[^\n>]{0,50}\n\s*)?>", re.M | re.I)
 
 
 def strip_quoted(text: str) -> str:
     """Remove quoted earlier mails: "On ... wrote:", "-----Original Message-----",
-    From:/Sent:/To: header blocks (all cut to the end) and lines starting with ">"."""
+    From:/Sent:/To: header blocks (all cut to the end) and lines starting with ">" when the
+    message is a reply that quotes ("> Tom wrote:", or opens with a ">" block). Elsewhere
+    ">" marks code, log lines or a quoted document, which stay."""
     cut = len(text)
     for pattern in (_WROTE, _ORIGINAL, _HEADER_FROM, _WROTE_INLINE):
         m = pattern.search(text)
         if m and m.start() < cut:
             cut = m.start()
     text = text[:cut]
-    return _QUOTE_LINE.sub("", text)
+    if ">" in text and _REPLY_QUOTE.search(text):
+        text = _QUOTE_LINE.sub("", text)
+    return text
 
 
 # --- auto-generated boilerplate -------------------------------------------------------
@@ -122,13 +158,18 @@ _BOILERPLATE_LINES = re.compile(
     r"^[ \t]*(?:TICKET (?:RECEIVED|UPDATED|CLOSED)\b[^\n]*"
     r"|This is an automated (?:message|e-?mail|response)[^\n]*"
     r"|Please do not reply to this (?:e-?mail|message)[^\n]*"
-    r"|Message was edited by:[^\n]*"
+    r"|Message was edited by:(?:[ \t]*\S+){0,4}"  # the editor's name; a longer line goes on with content
+    r"|Message was edited by:[ \t]*(?:\S+[ \t]+){1,3}-[ \t][^\n]*"  # "... by: Name - reason of the edit"
+    r"|Edited by:(?:[ \t]*\S+){1,4}|Edited by:[^\n]{1,60}? on \w{3} \d{1,2}, \d{4} \d{1,2}:\d{2}(?: [AP]M)?"
     r"|Sent from my (?:iPhone|iPad|BlackBerry|Android|mobile|phone|Samsung|Galaxy)[^\n]*"
     r"|\[cid:[^\]\n]*\])[ \t]*$\n?",
     re.M | re.I,
 )
 _LABELS = re.compile(r"^[ \t]*(?:DESCRIPTION|PROBLEM|DETAILS)\s*:[ \t]*", re.M)
-_INLINE_EDITED = re.compile(r"\s*Message was edited by:[^\n]*$", re.I)
+# "Message was edited by: Name" glued to text: the name (up to three words on the last line,
+# two where more text follows: scraped posts lost the line break after it) goes, the text stays
+_INLINE_EDITED = re.compile(r"[ \t]*Message was edited by:(?:[ \t]*\S+(?:[ \t]+\S+){0,2}[ \t]*$|(?:[ \t]*\S+){0,2})",
+                            re.I)
 
 
 def strip_boilerplate(text: str) -> str:
@@ -150,13 +191,22 @@ _DISCLAIMER = re.compile(
     re.I,
 )
 CLOSINGS = (r"(?:(?:kind|best|warm|many|with kind|thanks and|thanks &)\s+)?(?:regards|rgds|wishes|thanks)"
-            r"|thank you|cheers|sincerely|yours sincerely|yours faithfully|ta")
+            r"|thank you|cheers|sincerely|yours sincerely|yours faithfully|best(?=[ \t]*,)|ta(?![\w-])")
 _CLOSING_LINE = re.compile(rf"^[ \t]*(?:{CLOSINGS})[ \t]*[,.!]*[ \t]*$", re.M | re.I)
 _CLOSING_WITH_NAME_END = re.compile(
     # the closing word in any case, the name after it capitalised (or a lowercase user name)
     rf"(?:^|(?<=[\s.!?,]))(?i:{CLOSINGS})[ \t]*[,.!-]*[ \t]*\n?[ \t]*"
     r"(?:[A-Z][\w'’.-]*|[a-z][a-z0-9_]{2,}\d[a-z0-9_]*)(?:[ \t]+[A-Z][\w'’.-]*){0,2}[ \t]*[.!]?\s*\Z",
 )
+
+
+# what follows "Regards," in a signature: a name, a title, a company, a phone number, a URL;
+# a sentence, a "P.S.", an "Edit:" or a screenshot after it is content
+_NOT_SIGNATURE = re.compile(r"(?i)^(?:p\.?\s?s\b|edit|update|fyi|note\b|btw)|\[image\b|[:?]$")
+
+
+def _signature_line(line: str) -> bool:
+    return len(line) <= 60 and len(line.split()) <= 6 and not _NOT_SIGNATURE.search(line)
 
 
 def strip_signature(text: str) -> str:
@@ -171,8 +221,8 @@ def strip_signature(text: str) -> str:
     closings = list(_CLOSING_LINE.finditer(text))
     if closings:
         last = closings[-1]
-        tail = [line for line in text[last.end():].splitlines() if line.strip()]
-        if len(tail) <= 6 and all(len(line) <= 80 for line in tail) and text[: last.start()].strip():
+        tail = [line.strip() for line in text[last.end():].splitlines() if line.strip()]
+        if len(tail) <= 6 and all(map(_signature_line, tail)) and text[: last.start()].strip():
             return text[: last.start()].rstrip()
     offset = max(0, len(text) - 100)  # the pattern is anchored at the end: search only the tail
     m = _CLOSING_WITH_NAME_END.search(text, offset)
@@ -183,9 +233,18 @@ def strip_signature(text: str) -> str:
 
 # --- greetings ------------------------------------------------------------------------
 
+# who is greeted: names, "all", "team", a linked profile "**[Tom Baker](http://...)**"; not the
+# words a sentence starts with ("Hi I attached the log.", "Hello Now I am getting ...")
+_ADDRESSEE = (r"(?:\**@?\**\[[^\]\n]{1,80}\]\([^)\s]{1,300}\)(?:[ \t]*\*\*)?|(?:mr|mrs|ms|dr|prof)\.|&|\*\*"
+              r"|\**(?!(?:i|im|i'm|i've|i'll|i'd|we|you|u|it|is|am|are|was|can|could|would|will|please|pls|plz"
+              r"|kindly|thanks?|thx|here|this|that|me|your|not|no|yes|do|does|did|have|has|had|just|now|need|want"
+              r"|what|how|when|where|why|any|anyone|anybody|somebody|someone|in|on|for|with|the)\b)"
+              r"[^\W\d_][^\W_]*(?:[-'’/][^\W_]+)*['’]?\**)")
 _GREETING = re.compile(
     r"\A\s*(?:hi|hello|hey|dear|good (?:morning|afternoon|evening|day)|greetings|morning|afternoon)\b"
-    r"[^\n,!:.]{0,40}[,!:.]?[ \t]*(?:\n|(?<=[,!:.])[ \t]*(?=\S))",
+    rf"(?:(?:[ \t]+{_ADDRESSEE}){{0,6}}[ \t]*[,!:.-]?[ \t]*\n"  # "Hi Tom,\n", "Hello all\n"
+    # "Hi all,I" (the scrape lost the line break), "Hi - I"
+    rf"|(?:[ \t]+{_ADDRESSEE}){{0,4}}(?:[ \t]*(?:[,!:]|\.(?!\d))[ \t]*|[ \t]+[-–]+[ \t]*)(?=\S))",
     re.I,
 )
 

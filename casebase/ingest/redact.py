@@ -1,9 +1,9 @@
 """Redaction of personal data, applied before any later stage sees the text.
 
 Each rule replaces what it finds with a typed placeholder and counts it:
-<SECRET> (values of "password: ..."), <EMAIL>, <IBAN> (mod-97 checked), <CARD> (Luhn
-checked), <IP>, <PHONE>, and <PERSON> (known names of authors and contacts, and names
-in greetings and sign-offs). Authors become stable pseudonyms keyed per workspace.
+<SECRET> (values of "password: ...", of <Password> elements, user:password@ in URLs), <EMAIL>,
+<IBAN> (mod-97 checked), <CARD> (Luhn checked), <IP>, <PHONE>, and <PERSON> (known names of
+authors and contacts, and names in greetings and sign-offs). Authors become stable pseudonyms keyed per workspace.
 
     r = Redactor(names=["Sarah Smith"])
     r.redact("Hi Sarah, call me on +44 7700 900123")  # -> ("Hi <PERSON>, call me on <PHONE>", counts)
@@ -34,23 +34,33 @@ well were what when where which while who why will with work would yes yet you y
 experts folks friends gurus sir madam colleagues there admin administrator guest service services
 customer client sales accounts finance payroll manager consultant developer partner sap docusign
 morning afternoon evening again above below also sorry please thank regards cheers hope dev deep
-jan june april august summer winter autumn spring
+jan june april august summer winter autumn spring rich
+i'm i’m i'll i’ll i've i’ve i'd i’d im ive world universe using
 """.split())
 
 PLACEHOLDERS = ("SECRET", "EMAIL", "IBAN", "CARD", "IP", "PHONE", "PERSON")
 
+_SECRET_NAMES = r"password|passwd|pwd|pass(?:phrase)?|secret|api[_ -]?key|access[_ -]?token|client[_ -]?secret"
 _SECRET = re.compile(
-    r"(?i)\b(password|passwd|pwd|pass(?:phrase)?|secret|api[_ -]?key|access[_ -]?token|client[_ -]?secret)"
-    r"(\s*[:=]\s*)(?![<\[*]|\"\.\.\.\")(\"[^\"\n]{1,80}\"|'[^'\n]{1,80}'|[^\s,;&'\"]{2,80})"
+    # also "l_password = '...'", "$Password = ...", "**Password:** ..."
+    rf"(?i)(?<![A-Za-z0-9])({_SECRET_NAMES})"
+    r"(\s*[:=](?:\*\*)?\s*)(?![<\[*]|\"\.\.\.\")(\"[^\"\n]{1,80}\"|'[^'\n]{1,80}'|[^\s,;&'\"]{2,80})"
 )
+# <Password>secret</Password>, <wsse:Password Type="...">secret</wsse:Password>
+_SECRET_ELEMENT = re.compile(
+    r"(?i)<((?:\w+:)?(?:password|passwd|pwd|secret|api_?key|access_?token|client_?secret))\b[^<>]*>\s*"
+    r"([^<\s][^<]{0,79}?)\s*</\1\s*>")
+# user:password@host in a URL
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^\s:/@<>\[\]()'\"]+:[^\s:/@<>\[\]()'\"]+(?=@[\w-])")
 _EMAIL = re.compile(r"\b[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
-_CARD = re.compile(r"(?<![\w.=&/?#:-])(?:\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{1,7}|\d{4}([ -])\d{6}\2\d{5})(?![\w-])")
-_IP = re.compile(r"(?<![\w.])\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?!\w|\.\d)")
+# (a leading look-ahead for the first character lets the regex engine skip ahead fast)
+_CARD = re.compile(r"(?=\d)(?<![\w.=&/?#:-])(?:\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{1,7}|\d{4}([ -])\d{6}\2\d{5})(?![\w-])")
+_IP = re.compile(r"(?=\d)(?<![\w.])\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?!\w|\.\d)")
 _IP6 = re.compile(r"(?<![\w:])(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}(?![\w:])", re.I)
 _VERSION_CONTEXT = re.compile(r"(?i)\b(?:version|ver\.?|v|release|build|patch|sp|ebf|kernel|level|rev)[\s=:]*$")
 _PHONE = re.compile(
-    r"(?<![\w+-])(?:"
+    r"(?=[\d+(])(?<![\w+-])(?:"
     r"\+\d{1,3}[ .-]?(?:\(0\)[ .-]?)?\(?\d{1,5}\)?(?:[ .-]?\d{2,5}){1,4}"  # +44 7700 900123
     r"|\(0?\d{2,5}\)[ .-]?\d{3,4}[ .-]?\d{3,4}"  # (0161) 496 0000
     r"|0\d{2,4}[ -]\d{3,4}[ -]?\d{3,4}"  # 01632 960123, 020 7946 0018
@@ -63,18 +73,47 @@ _PHONE_CONTEXT = re.compile(
     r"(?:\s*(?:no\.?|number))?\s*[:.]?\s*(\+?\d[\d ().-]{6,18}\d)"
 )
 _NAME_AFTER = re.compile(
-    r"\b(?i:hi|hello|hey|dear|thanks|thank you|cheers|regards|rgds|best wishes|sincerely|yours|"
-    r"greetings|attn|spoke to|speak to|talked to)"
-    r"[ \t]*[,:!-]?[ \t]*\n?[ \t]*((?:(?:Mr|Mrs|Ms|Miss|Dr)\.?[ \t]+)?"
+    r"(?=[hdtcrbsygauHDTCRBSYGAU])\b(?i:hi|hello|hey|dear|thanks(?: in advance| again)?|thank you|cheers|regards"
+    r"|rgds|best wishes|best(?=[ \t]*,)|sincerely|yours|greetings|attn|spoke to|speak to|talked to|spoke with"
+    r"|updated by|discussed with|assigned to)"
+    # the name on the same or the next line, or alone on its line after a blank line ("Regards,\n\nTom")
+    r"(?:[ \t]*[,:!-]?[ \t]*\n?|[ \t]*[,:!.-]*[ \t]*\n[ \t]*\n(?=[ \t]*[A-Z][a-z'’-]+(?:[ \t]+[A-Z][a-z'’-]+){0,2}"
+    r"[ \t]*[.!]?[ \t]*(?:\n|\Z)))[ \t]*((?:(?:Mr|Mrs|Ms|Miss|Dr)\.?[ \t]+)?"
     r"[A-Z][a-z'’-]+(?:[ \t]+[A-Z][a-z'’-]+){0,2})(?![\w@])"
 )
 _WORD = re.compile(r"[^\W_][\w'’-]*")
+_SURNAME = re.compile(r"[A-Z][a-z][a-z'’-]+")
+
+
+_IDENT = r"[A-Za-z_]\w*"
+_CODE_REF = re.compile(rf"[$@]?\{{?({_IDENT}(?:(?:\.|->|::){_IDENT})*)\}}?([\[(])?")
+_CODE_WORDS = frozenset("value null none nil undefined true false string str input text".split())
+_PROSE_WORDS = frozenset("the a an is was are be and or not no for to of in on it this that you your".split())
+_SECRETISH = re.compile(r"(?i)pass|pwd|secret|key|token|cred")
 
 
 def _is_secret_value(m: re.Match) -> bool:
-    """Skip code that only names a variable: ``password = password``, ``password: req.password``."""
-    value = m.group(3).strip("\"'")
-    return value.lower() != m.group(1).lower() and not re.fullmatch(r"[A-Za-z_]\w*\.[A-Za-z_][\w.]*", value)
+    """A value, not code naming a variable: ``password = password``, ``password: req.password``,
+    ``password = l_password.``, ``Password = ConfigurationManager.AppSettings["..."]``,
+    ``password={password}``. A quoted literal is a value (unless it only repeats the name)."""
+    raw = m.group(3)
+    if raw[0] in "\"'":
+        return raw.strip("\"'").lower() != m.group(1).lower()
+    bare = raw.rstrip(".;,)}]")
+    ref = _CODE_REF.match(bare)
+    if ref is None or (ref.end() < len(bare) and not ref.group(2)):
+        return True  # not an identifier: "paybox#Must", "1>"
+    name = ref.group(1)
+    if bare.lower() in _PROSE_WORDS:  # "reset their password: the old one expired"
+        return False
+    return not (ref.group(2) or bare[0] in "$@{" or "." in name or "->" in name or "::" in name
+                or _SECRETISH.search(name) or name.lower() in _CODE_WORDS)
+
+
+def _is_secret_element(m: re.Match) -> bool:
+    """Skip code that builds the element: ``"<Password>" + password + "</Password>"``."""
+    value = m.group(2)
+    return not any(c in value for c in "\"'+&") and value.lower() != m.group(1).split(":")[-1].lower()
 
 
 def luhn_ok(digits: str) -> bool:
@@ -87,6 +126,12 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _card_ok(digits: str) -> bool:
+    """Luhn-valid, and not a zero-padded key such as SAP's material number 000000000000040782
+    (no card number starts with 0)."""
+    return digits[0] != "0" and luhn_ok(digits)
+
+
 def iban_ok(iban: str) -> bool:
     s = iban.replace(" ", "")
     if not 15 <= len(s) <= 34:
@@ -95,8 +140,11 @@ def iban_ok(iban: str) -> bool:
     return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
 
 
-_IP_CONTEXT = re.compile(r"(?i)(?://|@|\b(?:ip|ips|server|host|hostname|address|addr|gateway|dns|ping|connect\w*|"
-                         r"telnet|ssh|rdp|subnet|proxy|firewall|listen\w*|bind)\b[^\n]{0,25})$")
+_IP_CONTEXT = re.compile(r"(?i)(?://|@|\b(?:ip|ips|host|hostname|gateway|dns|ping|telnet|ssh|subnet|proxy)\b[^\n]{0,25}"
+                         r"|ip_?addr\w*\W{0,3})$")  # also <SenderIPAddress>
+# weaker: "Backup Server: 6.28.1.1: Dumpfile" is a Sybase message number, not an address
+_IP_WEAK_CONTEXT = re.compile(r"(?i)\b(?:server|address|addr|connect\w*|rdp|firewall|listen\w*|bind)\b[^\n]{0,25}$")
+_PORT = re.compile(r":\d")
 _PRIVATE_PREFIXES = ("10.", "127.", "192.168.") + tuple(f"172.{i}." for i in range(16, 32))
 
 
@@ -109,9 +157,9 @@ def _ip_ok(m: re.Match) -> bool:
     before = m.string[max(0, m.start() - 40): m.start()]
     if _VERSION_CONTEXT.search(before[-12:]):
         return False
-    if _IP_CONTEXT.search(before) or m.string.startswith(":", m.end()) or ip.startswith(_PRIVATE_PREFIXES):
+    if _IP_CONTEXT.search(before) or _PORT.match(m.string, m.end()) or ip.startswith(_PRIVATE_PREFIXES):
         return True
-    return int(parts[0]) >= 24
+    return int(parts[0]) >= 24 or (int(parts[0]) >= 10 and _IP_WEAK_CONTEXT.search(before) is not None)
 
 
 def _plausible_name(m: re.Match) -> bool:
@@ -132,9 +180,11 @@ class Rule:
 _DIGITS = tuple("0123456789")
 RULES = (
     Rule("SECRET", _SECRET, _is_secret_value, 3, ("pass", "pwd", "secret", "key", "token")),
+    Rule("SECRET", _SECRET_ELEMENT, _is_secret_element, 2, ("pass", "pwd", "secret", "key", "token")),
+    Rule("SECRET", _URL_CREDENTIALS, None, 0, ("@",)),
     Rule("EMAIL", _EMAIL, None, 0, ("@",)),
     Rule("IBAN", _IBAN, lambda m: iban_ok(m.group(0)), 0, _DIGITS),
-    Rule("CARD", _CARD, lambda m: luhn_ok(re.sub(r"\D", "", m.group(0))), 0, _DIGITS),
+    Rule("CARD", _CARD, lambda m: _card_ok(re.sub(r"\D", "", m.group(0))), 0, _DIGITS),
     Rule("IP", _IP, _ip_ok, 0, (".",)),
     Rule("IP", _IP6, None, 0, (":",)),
     Rule("PHONE", _PHONE_CONTEXT, None, 1, ("tel", "phone", "mob", "cell", "fax", "ph", "direct", "call")),
@@ -145,13 +195,15 @@ RULES = (
 
 class Redactor:
     """Replaces personal data with typed placeholders; ``names`` are known people
-    (authors, contacts) whose full names, and distinctive first names, are redacted."""
+    (authors, contacts) whose full names, and distinctive first names, are redacted;
+    ``first_names`` is a gazetteer (``casebase.ingest.names``) of first names redacted
+    wherever they stand capitalised, with the surname that follows them."""
 
-    def __init__(self, names: Iterable[str] = (), key: bytes = b"casebase"):
+    def __init__(self, names: Iterable[str] = (), key: bytes = b"casebase", first_names: Iterable[str] = ()):
         self.key = key
         self.full: set[tuple[str, ...]] = set()
-        self.single: set[str] = set()
-        self.starts: set[str] = set()  # first tokens of full names, and single names
+        self.single: set[str] = set(first_names)
+        self.starts: set[str] = set(self.single)  # first tokens of full names, and single names
         for name in names:
             self.add_name(name)
 
@@ -208,7 +260,14 @@ class Redactor:
         words = list(_WORD.finditer(text))
         out, last, skip_to = [], 0, -1
         for i, w in enumerate(words):
-            if i < skip_to or w.group(0) not in self.starts:
+            token = w.group(0)
+            if token.endswith(("'s", "’s")) and token[:-2] in self.single:  # "Sophie's PC"
+                out.append(text[last: w.start()])
+                out.append("<PERSON>")
+                counts["PERSON"] += 1
+                last = w.end() - 2
+                continue
+            if i < skip_to or token not in self.starts:
                 continue
             end = None
             for n in (4, 3, 2):  # the longest full name starting here, separated by white space only
@@ -219,6 +278,11 @@ class Redactor:
                     break
             if end is None and w.group(0) in self.single:
                 end = w.end()
+                # and the surname after a known first name: "John Cunningham", "Ergin Dervisoglu"
+                nxt = words[i + 1] if i + 1 < len(words) else None
+                if (nxt is not None and _SURNAME.fullmatch(nxt.group(0)) and nxt.group(0).lower() not in COMMON_WORDS
+                        and text[w.end(): nxt.start()] in (" ", "\t")):
+                    end, skip_to = nxt.end(), i + 2
             if end is None:
                 continue
             out.append(text[last: w.start()])

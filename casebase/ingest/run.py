@@ -24,6 +24,7 @@ import pandas as pd
 from casebase.errors import CasebaseError
 from casebase.ingest.clean import clean_text
 from casebase.ingest.mappings import ROLES, Mapping, TableMapping, choose_mapping
+from casebase.ingest.names import drop_ambiguous, first_names
 from casebase.ingest.readers import read_table
 from casebase.ingest.redact import Redactor
 from casebase.progress import log, track
@@ -77,7 +78,7 @@ def run(ws: Workspace, tickets: str | Path, history: str | Path | None = None, m
     t_read = time.perf_counter()
 
     names = collect_names(t_raw, m_raw, m)
-    redactor = Redactor(names, key=workspace_key(ws))
+    redactor = Redactor(names, key=workspace_key(ws), first_names=gazetteer(t_raw, m_raw, m))
     q = Quarantine()
     tk = select(t_raw, m.tickets, tickets.name)
     tk = check_tickets(tk, q, m, redactor)
@@ -146,6 +147,16 @@ def unmapped_warnings(m: Mapping, t_raw: pd.DataFrame, m_raw: pd.DataFrame | Non
                 out.append(f"mapping {m.name}: [{table}] {fld} = {col!r} is not a column of the file; "
                            f"{fld} is left empty")
     return out
+
+
+def gazetteer(t_raw: pd.DataFrame, m_raw: pd.DataFrame | None, m: Mapping, sample: int = 20_000) -> frozenset[str]:
+    """First names to redact anywhere, less those that are plain words of this export."""
+    texts = []
+    for raw, tm in ((m_raw, m.messages), (t_raw, m.tickets)):
+        col = tm.columns.get("body")
+        if raw is not None and col in raw.columns:
+            texts.extend(raw[col].dropna().head(sample).tolist())
+    return drop_ambiguous(first_names(), texts)
 
 
 def collect_names(t_raw: pd.DataFrame, m_raw: pd.DataFrame | None, m: Mapping) -> list[str]:
