@@ -139,6 +139,67 @@ def print_ingest(m: dict, workspace: Path) -> None:
 
 
 @app.command()
+def extract(
+    method: Annotated[str, typer.Option(help="heuristic (no LLM, learned scorer) or llm.")] = "heuristic",
+    llm: Annotated[Optional[str], typer.Option(
+        help="LLM spec for --method llm: local, local:PATH, openai:BASE_URL#MODEL, fake.")] = None,
+    limit: Annotated[Optional[int], typer.Option(
+        min=1, help="Only the first N tickets by date (written to cases-<method>-limitN.parquet).")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Tickets per LLM batch.")] = 8,
+    workspace: WorkspaceOpt = Path("workspace"),
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """A clean problem, solution and resolved flag for every ticket: writes cases.parquet.
+
+    Cached per ticket: a killed run resumes where it stopped.
+
+    Example: `casebase extract --workspace ws --method llm --llm local --limit 20`
+    """
+    from casebase.extract import run
+
+    setup(quiet, as_json)
+    try:
+        manifest = run(Workspace.at(workspace), method=method, llm=llm, limit=limit, batch_size=batch_size)
+    except CasebaseError as err:
+        fail(err)
+    emit(manifest, as_json, quiet, lambda m: out.print(
+        f"{m['counts']['cases']} cases ({m['counts']['resolved']} resolved, {m['counts']['unresolved']} not; "
+        f"{m['counts']['from_cache']} from cache, {m['counts']['llm_fallbacks']} LLM fallbacks) -> "
+        f"{m['outputs'][0]}; {m['timings_s']['tickets_per_minute']:.0f} tickets/min"))
+
+
+@app.command()
+def split(
+    test_share: Annotated[float, typer.Option(help="Newest share of resolved cases for test.")] = 0.15,
+    val_share: Annotated[float, typer.Option(help="Next newest share for validation.")] = 0.10,
+    split_file: Annotated[Optional[Path], typer.Option(
+        help="CSV of ticket_id,split to honour an external split (val carved from train if absent).")] = None,
+    dedup_threshold: Annotated[float, typer.Option(
+        help="Trigram Jaccard at which a train/val case counts as a near-duplicate of a test case.")] = 0.6,
+    workspace: WorkspaceOpt = Path("workspace"),
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Split resolved cases into train/val/test by time, without near-duplicate leakage.
+
+    Example: `casebase split --workspace ws --split-file solutions.csv`
+    """
+    from casebase.split import run
+
+    setup(quiet, as_json)
+    try:
+        manifest = run(Workspace.at(workspace), test_share=test_share, val_share=val_share,
+                       split_file=split_file, dedup_threshold=dedup_threshold)
+    except CasebaseError as err:
+        fail(err)
+    emit(manifest, as_json, quiet, lambda m: out.print(
+        f"train {m['counts']['train']}, val {m['counts']['val']}, test {m['counts']['test']}; near-duplicates of "
+        f"test removed: {m['counts']['near_duplicates_removed']}; unresolved left out: "
+        f"{m['counts']['unresolved_excluded']}"))
+
+
+@app.command()
 def demo(
     workspace: WorkspaceOpt = Path("workspace/demo"),
     tickets: Annotated[int, typer.Option("--tickets", min=20, help="Sample size.")] = 1500,

@@ -350,7 +350,7 @@ def clean_and_redact(msgs: pd.DataFrame, redactor: Redactor, max_chars: int, q: 
     chunk = 500
     chunks = [(texts[i: i + chunk], max_chars) for i in range(0, len(texts), chunk)]
     if workers > 1 and len(texts) > 4 * chunk:
-        ctx = multiprocessing.get_context("forkserver" if sys.platform != "win32" else "spawn")
+        ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
                                  initargs=(redactor,)) as pool:
             parts = list(track(pool.map(_clean_redact_chunk, chunks), "clean + redact messages",

@@ -1,0 +1,112 @@
+"""The extract stage: one case per ticket, from its redacted messages only.
+
+    casebase extract --workspace ws                      # heuristic (default)
+    casebase extract --workspace ws --method llm --llm local --limit 20
+
+Writes ``cases.parquet`` (ticket_id, opened_at, subject, problem, resolved,
+solution_message_ids, solution, category, urgency, extractor, ...) and ``extract.json``.
+Work is cached per ticket in ``cache/extract-<method>.jsonl``; a killed run resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pandas as pd
+
+from casebase.errors import CasebaseError
+from casebase.extract.cache import JsonlCache, content_key
+from casebase.extract.heuristic import extract_one
+from casebase.extract.scorer import default_scorer
+from casebase.progress import track
+from casebase.workspace import Workspace, file_sha256, write_manifest
+
+METHODS = ("heuristic", "llm")
+CASE_COLUMNS = ["ticket_id", "opened_at", "subject", "problem", "resolved", "solution_message_ids", "solution",
+                "category", "urgency", "candidate_message_id", "resolved_score", "extractor"]
+
+
+def load_threads(ws: Workspace) -> tuple[pd.DataFrame, dict[str, list[dict]], dict[str, int]]:
+    for path in (ws.tickets, ws.messages):
+        if not path.exists():
+            raise CasebaseError(f"{path} not found: run `casebase ingest --workspace {ws.root}` first.")
+    tickets = pd.read_parquet(ws.tickets)
+    msgs = pd.read_parquet(ws.messages)
+    threads = {tid: g.to_dict("records") for tid, g in msgs.sort_values(["ticket_id", "position"]).groupby(
+        "ticket_id", sort=False)}
+    activity = msgs.loc[msgs["role"] == "responder", "author"].value_counts().to_dict()
+    return tickets, threads, activity
+
+
+def run(ws: Workspace, method: str = "heuristic", llm: str | None = None, limit: int | None = None,
+        batch_size: int = 8) -> dict:
+    """Extract a case from every ticket (the first ``limit`` by date if given); return the manifest."""
+    if method not in METHODS:
+        raise CasebaseError(f"--method {method!r}: use one of {', '.join(METHODS)}.")
+    t0 = time.perf_counter()
+    tickets, threads, activity = load_threads(ws)
+    tickets = tickets.sort_values(["opened_at", "ticket_id"]).reset_index(drop=True)
+    if limit:
+        tickets = tickets.head(limit)
+    scorer = default_scorer()
+    records = tickets.to_dict("records")
+
+    if method == "heuristic":
+        extractor = {"method": "heuristic", "model": f"scorer-{scorer.meta['labels_sha256'][:12]}",
+                     "prompt_version": None}
+        work = lambda batch: [extract_one(t, threads.get(t["ticket_id"], []), activity, scorer) for t in batch]  # noqa: E731
+    else:
+        from casebase.extract.llm_method import PROMPT_VERSION, LlmExtractor
+
+        extractor_impl = LlmExtractor(llm, activity=activity, scorer=scorer)
+        extractor = {"method": "llm", "model": extractor_impl.llm.name, "prompt_version": PROMPT_VERSION}
+        work = lambda batch: extractor_impl.extract([(t, threads.get(t["ticket_id"], [])) for t in batch])  # noqa: E731
+
+    cache = JsonlCache(ws.root / "cache" / f"extract-{method}.jsonl")
+    keys = [content_key(t.get("subject"), t.get("resolution"), threads.get(t["ticket_id"], []), extractor)
+            for t in records]
+    todo = [i for i, k in enumerate(keys) if cache.get(k) is None]
+    cached = len(records) - len(todo)
+    batches = [todo[i: i + batch_size] for i in range(0, len(todo), batch_size)]
+    try:
+        for batch in track(batches, f"extract ({method})", total=len(batches)):
+            for i, result in zip(batch, work([records[i] for i in batch])):
+                cache.put(keys[i], records[i]["ticket_id"], result)
+    finally:
+        cache.close()
+    t_work = time.perf_counter() - t0
+
+    rows = []
+    for t, k in zip(records, keys):
+        r = cache.get(k)
+        rows.append({
+            "ticket_id": t["ticket_id"], "opened_at": t.get("opened_at"), "subject": t.get("subject"),
+            "problem": r["problem"], "resolved": bool(r["resolved"]),
+            "solution_message_ids": list(r["solution_message_ids"]), "solution": r["solution"],
+            "category": t.get("category") if not _missing(t.get("category")) else r.get("category"),
+            "urgency": t.get("urgency") if not _missing(t.get("urgency")) else r.get("urgency"),
+            "candidate_message_id": r.get("candidate_message_id"), "resolved_score": r.get("resolved_score"),
+            "extractor": json.dumps(r.get("extractor") or extractor),
+        })
+    cases = pd.DataFrame(rows, columns=CASE_COLUMNS)
+    # a partial run (--limit) must not replace the full case base
+    path = ws.root / ("cases.parquet" if not limit else f"cases-{method}-limit{limit}.parquet")
+    cases.to_parquet(path, index=False)
+    fallbacks = sum(json.loads(e).get("fallback") is not None for e in cases["extractor"])
+    return write_manifest(
+        ws, "extract",
+        config={"method": method, "llm": llm, "limit": limit, "batch_size": batch_size, "extractor": extractor},
+        inputs={"tickets": ws.tickets, "messages": ws.messages},
+        counts={"tickets": len(records), "cases": len(cases), "resolved": int(cases["resolved"].sum()),
+                "unresolved": int((~cases["resolved"]).sum()), "from_cache": cached, "worked": len(todo),
+                "llm_fallbacks": fallbacks},
+        timings={"total": time.perf_counter() - t0, "work": t_work,
+                 "tickets_per_minute": 60 * len(todo) / max(t_work, 1e-9)},
+        extra={"outputs": [str(path)], "scorer": {k: scorer.meta[k] for k in ("cv_accuracy", "labels_sha256")},
+               "output_sha256": file_sha256(path)},
+    )
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or str(value).strip() == ""

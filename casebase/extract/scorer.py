@@ -1,0 +1,63 @@
+"""The solution scorer: a softmax over a thread's replies (which one holds the fix) and a
+logistic model of whether the thread was resolved at all, both linear in the features of
+``casebase.extract.features``. Weights live in ``scorer.json`` (learned on forum-support
+training threads by ``python -m casebase.extract.tune``; see docs/extract.md).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from casebase.extract.features import FEATURES, positive, thread_features
+
+THREAD_FEATURES = ("bias", "best_score", "score_margin", "has_responder_reply", "customer_confirmed",
+                   "last_is_customer", "last_has_question", "log_messages", "last_is_responder")
+
+
+@dataclass(frozen=True)
+class Scorer:
+    weights: np.ndarray  # one per FEATURES
+    resolved_weights: np.ndarray  # one per THREAD_FEATURES
+    meta: dict
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "Scorer":
+        text = Path(path).read_text() if path else resources.files("casebase.extract").joinpath(
+            "scorer.json").read_text()
+        data = json.loads(text)
+        if data["features"] != list(FEATURES) or data["thread_features"] != list(THREAD_FEATURES):
+            raise ValueError("scorer.json was learned for other features: rerun python -m casebase.extract.tune")
+        return cls(np.asarray(data["weights"], np.float32), np.asarray(data["resolved_weights"], np.float32), data)
+
+    def score(self, thread, subject: str = "", activity=None) -> np.ndarray:
+        """Raw score of each reply (positions 1..n-1)."""
+        return thread_features(thread, subject, activity) @ self.weights
+
+    def resolved_probability(self, thread, scores: np.ndarray) -> float:
+        x = thread_summary(thread, scores)
+        return 1 / (1 + math.exp(-float(x @ self.resolved_weights)))
+
+
+def thread_summary(thread, scores: np.ndarray) -> np.ndarray:
+    """Thread-level features for the resolved model, from the reply scores."""
+    roles = [m["role"] for m in thread]
+    bodies = [str(m["body"]) for m in thread]
+    top = np.sort(scores)[::-1] if len(scores) else np.zeros(1)
+    return np.asarray([
+        1.0, top[0] if len(scores) else -5.0, (top[0] - top[1]) if len(top) > 1 else 1.0,
+        "responder" in roles[1:], any(r == "customer" and positive(b) for r, b in zip(roles[1:], bodies[1:])),
+        roles[-1] == "customer" and len(roles) > 1, "?" in bodies[-1] and len(roles) > 1,
+        math.log(len(roles)), roles[-1] == "responder",
+    ], dtype=np.float32)
+
+
+@cache
+def default_scorer() -> Scorer:
+    return Scorer.load()

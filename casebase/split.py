@@ -1,0 +1,141 @@
+"""The split stage: resolved cases into train / val / test without leakage.
+
+    casebase split --workspace ws                                  # time-based 75/10/15
+    casebase split --workspace ws --split-file solutions.csv       # an external split
+
+Time-based by default: the newest ``test_share`` of resolved cases is test, the next
+``val_share`` is val, the rest train. Near-duplicates of test cases (word-trigram Jaccard
+of the problem at or above ``dedup_threshold``) are removed from train and val, so a
+reopened ticket cannot leak its test twin's answer. Writes ``train.jsonl``, ``val.jsonl``,
+``test.jsonl`` and ``split.json``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pandas as pd
+
+from casebase.errors import CasebaseError
+from casebase.workspace import Workspace, file_sha256, write_manifest
+
+FIELDS = ["ticket_id", "opened_at", "problem", "solution", "category", "urgency", "solution_message_ids"]
+SPLITS = ("train", "val", "test")
+_TOKEN = re.compile(r"[a-z0-9<>]+")
+
+
+def shingles(text: str, n: int = 3) -> set[tuple[str, ...]]:
+    words = _TOKEN.findall(text.lower())
+    if len(words) < n:
+        return {tuple(words)} if words else set()
+    return {tuple(words[i: i + n]) for i in range(len(words) - n + 1)}
+
+
+def near_duplicates(candidates: dict[str, str], targets: dict[str, str], threshold: float) -> dict[str, tuple[str, float]]:
+    """For each candidate id whose text has Jaccard >= threshold with some target: (target id, similarity).
+    An inverted index over trigrams keeps this far from quadratic."""
+    target_sh = {tid: shingles(t) for tid, t in targets.items()}
+    index: dict[tuple, list[str]] = defaultdict(list)
+    for tid, sh in target_sh.items():
+        for s in sh:
+            index[s].append(tid)
+    found = {}
+    for cid, text in candidates.items():
+        sh = shingles(text)
+        if not sh:
+            continue
+        shared = Counter(t for s in sh for t in index.get(s, ()))
+        best = None
+        for tid, k in shared.items():
+            jac = k / (len(sh) + len(target_sh[tid]) - k)
+            if jac >= threshold and (best is None or jac > best[1]):
+                best = (tid, round(jac, 3))
+        if best:
+            found[cid] = best
+    return found
+
+
+def assign_by_time(cases: pd.DataFrame, test_share: float, val_share: float) -> pd.Series:
+    order = cases.sort_values(["opened_at", "ticket_id"]).index
+    n = len(order)
+    n_test, n_val = round(n * test_share), round(n * val_share)
+    split = pd.Series("train", index=cases.index)
+    split[order[n - n_test:]] = "test"
+    split[order[n - n_test - n_val: n - n_test]] = "val"
+    return split
+
+
+def assign_from_file(cases: pd.DataFrame, path: Path, val_share: float) -> tuple[pd.Series, int]:
+    ext = pd.read_csv(path, dtype=str)
+    missing = [c for c in ("ticket_id", "split") if c not in ext.columns]
+    if missing:
+        raise CasebaseError(f"{path}: needs columns ticket_id and split; missing {missing}; found {list(ext.columns)}.")
+    bad = sorted(set(ext["split"]) - set(SPLITS))
+    if bad:
+        raise CasebaseError(f"{path}: split values {bad} are not {', '.join(SPLITS)}.")
+    given = dict(zip(ext["ticket_id"], ext["split"]))
+    split = cases["ticket_id"].map(given)
+    unlisted = int(split.isna().sum())
+    if "val" not in given.values() and val_share > 0:  # carve val from the newest train cases
+        train = cases[split == "train"].sort_values(["opened_at", "ticket_id"])
+        n_val = round(len(train) * val_share)
+        split[train.index[len(train) - n_val:]] = "val"
+    return split, unlisted
+
+
+def run(ws: Workspace, test_share: float = 0.15, val_share: float = 0.10, split_file: Path | None = None,
+        dedup_threshold: float = 0.6) -> dict:
+    t0 = time.perf_counter()
+    path = ws.root / "cases.parquet"
+    if not path.exists():
+        raise CasebaseError(f"{path} not found: run `casebase extract --workspace {ws.root}` first.")
+    if not (0 <= test_share < 1 and 0 <= val_share < 1 and test_share + val_share < 1):
+        raise CasebaseError(f"--test-share {test_share} and --val-share {val_share} must be in [0, 1) and sum below 1.")
+    all_cases = pd.read_parquet(path)
+    cases = all_cases[all_cases["resolved"]].copy()
+    unlisted = 0
+    if split_file:
+        cases["split"], unlisted = assign_from_file(cases, Path(split_file), val_share)
+        cases = cases[cases["split"].notna()]
+    else:
+        cases["split"] = assign_by_time(cases, test_share, val_share)
+
+    test = cases[cases["split"] == "test"]
+    others = cases[cases["split"] != "test"]
+    dups = near_duplicates(dict(zip(others["ticket_id"], others["problem"])),
+                           dict(zip(test["ticket_id"], test["problem"])), dedup_threshold)
+    removed = others[others["ticket_id"].isin(dups)]
+    cases = cases[~cases["ticket_id"].isin(dups)]
+
+    counts = {"cases": len(all_cases), "resolved": int(all_cases["resolved"].sum()),
+              "unresolved_excluded": int((~all_cases["resolved"]).sum()),
+              "unlisted_in_split_file": unlisted,
+              "near_duplicates_removed": {s: int((removed["split"] == s).sum()) for s in ("train", "val")}}
+    outputs = {}
+    for s in SPLITS:
+        part = cases[cases["split"] == s].sort_values(["opened_at", "ticket_id"])
+        out = ws.root / f"{s}.jsonl"
+        rows = part[[c for c in FIELDS if c in part.columns]].copy()
+        rows["opened_at"] = rows["opened_at"].astype(str)
+        rows["solution_message_ids"] = rows["solution_message_ids"].map(list)
+        rows.to_json(out, orient="records", lines=True, force_ascii=False)
+        counts[s] = len(part)
+        outputs[s] = out
+    if counts["test"] and counts["train"]:
+        counts["train_newest"] = str(cases.loc[cases["split"] == "train", "opened_at"].max())
+        counts["test_oldest"] = str(cases.loc[cases["split"] == "test", "opened_at"].min())
+    ws.root.joinpath("split-removed.csv").write_text(
+        pd.DataFrame([{"ticket_id": k, "split": s, "near_duplicate_of_test": v[0], "jaccard": v[1]}
+                      for k, v, s in ((k, dups[k], sp) for k, sp in zip(removed["ticket_id"], removed["split"]))],
+                     columns=["ticket_id", "split", "near_duplicate_of_test", "jaccard"]).to_csv(index=False))
+    inputs = {"cases": path} | ({"split_file": Path(split_file)} if split_file else {})
+    return write_manifest(
+        ws, "split",
+        config={"test_share": test_share, "val_share": val_share, "split_file": str(split_file) if split_file else None,
+                "dedup_threshold": dedup_threshold},
+        inputs=inputs, counts=counts, timings={"total": time.perf_counter() - t0},
+        extra={"outputs": {k: {"path": str(v), "sha256": file_sha256(v)} for k, v in outputs.items()}},
+    )
