@@ -206,25 +206,37 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed of the sample.")] = 0,
     quiet: QuietOpt = False,
 ) -> None:
-    """Run the pipeline on a synthetic sample: write it, ingest it, print a summary.
+    """Run the pipeline on a synthetic sample: sample, ingest, extract, split; print a summary.
 
     Example: `casebase demo --workspace workspace/demo`
     """
-    from casebase.ingest import run
+    from casebase.extract import run as extract_run
+    from casebase.ingest import run as ingest_run
     from casebase.sample import write_sample
+    from casebase.split import run as split_run
 
     setup(quiet, False)
     ws = Workspace.at(workspace)
     raw = ws.root / "raw"
-    progress.log(f"[bold]1/2 sample[/]: writing {tickets} synthetic tickets to {raw}")
-    s = write_sample(raw, n_tickets=tickets, seed=seed)
-    progress.log("[bold]2/2 ingest[/]: cleaning and redacting")
     try:
-        manifest = run(ws, raw / "tickets.xlsx", raw / "history.xlsx", mapping="saleslogix")
+        progress.log(f"[bold]1/4 sample[/]: writing {tickets} synthetic tickets to {raw}")
+        s = write_sample(raw, n_tickets=tickets, seed=seed)
+        progress.log("[bold]2/4 ingest[/]: cleaning and redacting")
+        manifest = ingest_run(ws, raw / "tickets.xlsx", raw / "history.xlsx", mapping="saleslogix")
+        if not quiet:
+            print_ingest(manifest, ws.root)
+        progress.log("[bold]3/4 extract[/]: problem and solution per ticket (heuristic)")
+        ex = extract_run(ws)
+        progress.log("[bold]4/4 split[/]: train / val / test by time")
+        sp = split_run(ws)
     except CasebaseError as err:
         fail(err)
     if not quiet:
-        print_ingest(manifest, ws.root)
+        c = ex["counts"]
+        out.print(f"extract: {c['cases']} cases, {c['resolved']} resolved, {c['unresolved']} not")
+        c = sp["counts"]
+        out.print(f"split: train {c['train']}, val {c['val']}, test {c['test']} "
+                  f"(near-duplicates of test removed: {sum(c['near_duplicates_removed'].values())})")
         out.print(f"[green]demo done[/]: {s['tickets']} tickets in {ws.root}")
 
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from casebase.cli import app
 
 runner = CliRunner()
-COMMANDS = ["sample", "ingest", "demo"]
+COMMANDS = ["sample", "ingest", "extract", "split", "demo"]
 
 
 def test_help_lists_every_command():
@@ -55,7 +55,7 @@ def test_version():
 
 
 def test_demo_runs_on_a_tiny_sample(tmp_path):
-    """The README's `make demo` path, small: sample -> ingest, every row accounted for."""
+    """The README's `make demo` path, small: sample -> ingest -> extract -> split."""
     ws = tmp_path / "demo"
     result = runner.invoke(app, ["demo", "--workspace", str(ws), "--tickets", "40"])
     assert result.exit_code == 0, result.output
@@ -65,3 +65,6 @@ def test_demo_runs_on_a_tiny_sample(tmp_path):
     msgs = pd.read_parquet(ws / "messages.parquet")
     assert set(msgs["role"]) == {"customer", "responder"}
     assert not msgs["body"].str.contains(r"[\w.+-]+@[\w-]+\.[\w.-]+").any()
+    cases = pd.read_parquet(ws / "cases.parquet")
+    assert len(cases) == 40 and cases["resolved"].any()
+    assert (ws / "train.jsonl").exists() and (ws / "test.jsonl").read_text().strip()
