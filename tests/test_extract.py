@@ -177,3 +177,8 @@ def test_real_smollm2_on_two_tickets(ingested):
         assert case["problem"] and isinstance(case["resolved"], bool)
         assert case["extractor"]["model"].startswith("local:")
         assert case["extractor"]["fallback"] is None or case["extractor"]["fallback"].startswith("heuristic:")
+
+
+def test_missing_subject_and_resolution_as_nan_from_pandas():
+    case = extract_one({"subject": float("nan"), "resolution": float("nan")}, THREAD)
+    assert case["solution_message_ids"] == ["t.3"] and case["problem"].startswith("VAT return fails")

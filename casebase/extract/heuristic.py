@@ -58,10 +58,12 @@ def extract_one(ticket: dict, thread: list[dict], activity: dict | None = None,
     """One case from one ticket: problem, resolved, solution_message_ids, solution."""
     scorer = scorer or default_scorer()
     first_customer = next((m for m in thread if m["role"] == "customer"), thread[0] if thread else None)
-    problem = problem_text(ticket.get("subject"), first_customer["body"] if first_customer else "")
-    scores = scorer.score(thread, ticket.get("subject") or "", activity) if len(thread) > 1 else np.zeros(0)
+    subject = ticket.get("subject") if isinstance(ticket.get("subject"), str) else ""
+    problem = problem_text(subject, first_customer["body"] if first_customer else "")
+    scores = scorer.score(thread, subject, activity) if len(thread) > 1 else np.zeros(0)
     p_resolved = scorer.resolved_probability(thread, scores) if thread else 0.0
-    written = (ticket.get("resolution") or "").strip()  # an agent-written resolution in the export wins
+    written = ticket.get("resolution")  # an agent-written resolution in the export wins
+    written = written.strip() if isinstance(written, str) else ""
     best = int(np.argmax(scores)) + 1 if len(scores) else None
     resolved = bool(written) or (best is not None and p_resolved >= RESOLVED_THRESHOLD)
     ids = [thread[best]["message_id"]] if resolved and best is not None else []
