@@ -1,6 +1,6 @@
 """Extraction quality on forum-support's solved threads, against the accepted solutions.
 
-    .venv/bin/python bench/extract.py                   # heuristic on all threads, SmolLM2 on 30 test threads
+    .venv/bin/python bench/extract.py                   # heuristic on all threads, SmolLM2 on 20 test threads
     .venv/bin/python bench/extract.py --llm-threads 0   # heuristic and baselines only
 
 Reports, per split (train / test of solutions.csv): solution pick accuracy with a 95%
@@ -14,6 +14,7 @@ Writes bench/out/extract.json.
 
 from __future__ import annotations
 
+import _venv  # noqa: F401  (re-runs under .venv/bin/python)
 import argparse
 import json
 import sys
@@ -58,7 +59,7 @@ def acc_row(method: str, split: str, hits: list[bool], extra: dict | None = None
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--llm", default=None, help="LLM spec for the llm method (default: local SmolLM2)")
-    ap.add_argument("--llm-threads", type=int, default=30, help="test threads for the llm method (0: skip)")
+    ap.add_argument("--llm-threads", type=int, default=20, help="first N test threads for the llm method (0: skip)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "extract.json")
     args = ap.parse_args()
     if not (FORUM / "solutions.csv").exists():

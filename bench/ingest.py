@@ -10,6 +10,7 @@ of the message bodies; it prints a table and writes bench/out/ingest.json.
 
 from __future__ import annotations
 
+import _venv  # noqa: F401  (re-runs under .venv/bin/python)
 import argparse
 import json
 import os

@@ -200,6 +200,156 @@ def split(
 
 
 @app.command()
+def index(
+    text: Annotated[str, typer.Option(help="Indexed text: problem, or problem+solution.")] = "problem",
+    model: Annotated[Optional[str], typer.Option(
+        help="sentence-transformers model (directory or name); default: bundled all-MiniLM-L6-v2; fake for tests.")] = None,
+    add: Annotated[Optional[Path], typer.Option(
+        "--add", help="JSONL of new cases (train.jsonl fields) to append; old cases are not re-embedded.")] = None,
+    ann_threshold: Annotated[int, typer.Option(
+        min=0, help="Above this many cases, build an HNSW graph (needs usearch), else exact search.")] = 50_000,
+    abstain_quantile: Annotated[float, typer.Option(
+        help="Abstain threshold = this quantile of val cases' best-match similarity.")] = 0.10,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even when the index is up to date.")] = False,
+    workspace: WorkspaceOpt = Path("workspace"),
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Index the train cases for search: embeddings, BM25 and metadata in index/.
+
+    Calibrates the 'no similar past case' threshold on val.jsonl when there is one.
+
+    Example: `casebase index --workspace ws --text problem+solution`
+    """
+    from casebase.retrieve import add_to_index, build_index
+
+    setup(quiet, as_json)
+    try:
+        ws = Workspace.at(workspace)
+        if add is not None and (model is not None or text != "problem"):
+            raise CasebaseError("--add keeps the model and --text of the existing index: leave out --model and "
+                                "--text, or rebuild with `casebase index --model ... --text ...` first.")
+        if add is not None:
+            manifest = add_to_index(ws, add)
+        else:
+            manifest = build_index(ws, text=text, model=model, ann_threshold=ann_threshold,
+                                   abstain_quantile=abstain_quantile, force=force)
+    except CasebaseError as err:
+        fail(err)
+    emit(manifest, as_json, quiet, print_index)
+
+
+def print_index(m: dict) -> None:
+    c, a = m["counts"], m["abstain"]
+    if m.get("skipped"):
+        out.print(f"index up to date: {c['cases']} cases ({m['config']['model']}); --force rebuilds")
+        return
+    if "added" in c:
+        out.print(f"added {c['added']} cases: the index now holds {c['cases']} ({m['timings_s']['total']:.1f} s)")
+        return
+    how = (f"{a['quantile']:.0%} quantile of best-match similarity over {a['val_cases']} val cases"
+           if a["method"] == "val-quantile" else a["reason"])
+    out.print(f"indexed {c['cases']} cases ({m['config']['text']}; {m['config']['model']}, dim {c['dimension']}; "
+              f"{c['embedded']} embedded, {c['reused_embeddings']} reused) -> {m['outputs']['index']}")
+    out.print(f"search: {m['ann']['kind']}; BM25 vocabulary {c['bm25_vocabulary']}; abstain below cosine "
+              f"{a['threshold']:.3f} ({how}); {m['timings_s']['total']:.1f} s")
+
+
+@app.command()
+def search(
+    text: Annotated[Optional[str], typer.Argument(help="The new ticket's text.")] = None,
+    k: Annotated[int, typer.Option("--k", "-k", min=1, help="Number of cases to return.")] = 5,
+    mode: Annotated[str, typer.Option(help="hybrid (dense + BM25, RRF), dense or bm25.")] = "hybrid",
+    queries: Annotated[Optional[Path], typer.Option(
+        help='JSONL of {"id", "text"} (optional "exclude_id"): one JSON line out per query.')] = None,
+    exclude_id: Annotated[Optional[str], typer.Option(
+        help="Leave out this case and its near-duplicates (e.g. the ticket itself).")] = None,
+    weights: Annotated[str, typer.Option(help="Hybrid weights DENSE,BM25 for reciprocal rank fusion.")] = "1,1",
+    workspace: WorkspaceOpt = Path("workspace"),
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find the most similar past cases for a new ticket, with a suggested category and urgency.
+
+    Example: `casebase search "SQL0911N deadlock when saving ME21N" --k 5 --workspace ws`
+    """
+    from casebase.retrieve import load_index
+
+    setup(quiet, as_json or queries is not None)
+    try:
+        w = _parse_weights(weights)
+        if (text is None) == (queries is None):
+            raise CasebaseError("give either a TEXT to search for or --queries FILE.jsonl (not both).")
+        items = _read_queries(queries) if queries else [{"id": None, "text": text, "exclude_id": exclude_id}]
+        idx = load_index(Workspace.at(workspace, create=False))
+        hits = idx.search_many([q["text"] for q in items], k=k, mode=mode, weights=w,
+                               exclude=[q.get("exclude_id") or exclude_id for q in items])
+    except CasebaseError as err:
+        fail(err)
+    if queries:
+        for q, hit in zip(items, hits):
+            print(json.dumps({"id": q["id"], "results": hit.results, "abstained": hit.abstained,
+                              "best_similarity": hit.best_similarity, "triage": hit.triage},
+                             ensure_ascii=False, default=str))
+        return
+    emit({**hits[0].to_dict(), "mode": mode}, as_json, quiet, print_search)
+
+
+def _parse_weights(text: str) -> tuple[float, float]:
+    try:
+        dense, bm25 = (float(x) for x in text.split(","))
+    except ValueError:
+        raise CasebaseError(f"--weights {text!r}: give two numbers DENSE,BM25, e.g. 1,1 or 0.7,0.3") from None
+    return dense, bm25
+
+
+def _read_queries(path: Path) -> list[dict]:
+    if not path.exists():
+        raise CasebaseError(f"--queries {path}: file not found.")
+    items, problems = [], []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            problems.append(f"line {n}: not JSON ({err.msg})")
+            continue
+        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str) or not obj["text"].strip():
+            problems.append(f"line {n}: needs a non-empty \"text\"")
+            continue
+        items.append({"id": obj.get("id", n), "text": obj["text"], "exclude_id": obj.get("exclude_id")})
+    if problems:
+        raise CasebaseError(f"--queries {path}: {'; '.join(problems[:10])}. Each line: "
+                            '{"id": "...", "text": "..."} (optional "exclude_id").')
+    if not items:
+        raise CasebaseError(f"--queries {path}: no queries in the file.")
+    return items
+
+
+def print_search(r: dict) -> None:
+    if r["abstained"]:
+        out.print(f"no similar past case (best similarity {r['best_similarity']:.2f} is below the calibrated "
+                  f"threshold {r['threshold']:.2f})")
+        return
+    table = Table(title=f"similar past cases ({r['mode']})", show_lines=True)
+    for col in ("#", "case", "score", "category", "urgency", "problem", "solution"):
+        table.add_column(col, overflow="fold", justify="right" if col in ("#", "score") else "left")
+    for hit in r["results"]:
+        table.add_row(str(hit["rank"]), str(hit["case_id"]), f"{hit['score']:.3f}", str(hit["category"] or ""),
+                      str(hit["urgency"] or ""), _short(hit["problem"], 100), _short(hit["solution"], 160))
+    out.print(table)
+    tri = r["triage"]
+    out.print("triage: " + "; ".join(f"{f} {tri[f]['value']} ({tri[f]['confidence']:.0%})"
+                                     for f in ("category", "urgency") if tri[f]["value"] is not None))
+
+
+def _short(text: str | None, n: int) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+@app.command()
 def demo(
     workspace: WorkspaceOpt = Path("workspace/demo"),
     tickets: Annotated[int, typer.Option("--tickets", min=20, help="Sample size.")] = 1500,

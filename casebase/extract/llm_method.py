@@ -13,8 +13,9 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from casebase.extract.heuristic import PROBLEM_WORDS, SOLUTION_WORDS, condense, extract_one
 from casebase.llm import get_llm, parse_json_object
 
-PROMPT_VERSION = "extract-v1"
-MESSAGE_CHARS = 600
+PROMPT_VERSION = "extract-v2"
+MESSAGE_CHARS = 400
+MAX_MESSAGES = 12  # the question and the last replies: keeps prompts short on CPU
 SYSTEM = (
     "You read support tickets and write the case for a knowledge base. Answer with one JSON object only: "
     '{"problem": "the issue in plain words, at most 80 words, no greetings or names", '
@@ -43,10 +44,15 @@ SCHEMA = Extraction.model_json_schema()
 
 
 def thread_prompt(ticket: dict, thread: list[dict]) -> list[dict]:
-    lines = [f"Subject: {ticket.get('subject') or ''}"]
-    for i, m in enumerate(thread):
-        body = m["body"] if len(m["body"]) <= MESSAGE_CHARS else m["body"][:MESSAGE_CHARS] + " …"
-        lines.append(f"[{i}] {m['role']}: {body}")
+    subject = ticket.get("subject") if isinstance(ticket.get("subject"), str) else ""
+    lines = [f"Subject: {subject}"]
+    shown = [0, *range(max(1, len(thread) - MAX_MESSAGES + 1), len(thread))]
+    for i in shown:
+        if i > 1 and i - 1 not in shown:
+            lines.append(f"[... messages 1-{i - 1} omitted]")
+        body = thread[i]["body"]
+        body = body if len(body) <= MESSAGE_CHARS else body[:MESSAGE_CHARS] + " …"
+        lines.append(f"[{i}] {thread[i]['role']}: {body}")
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n".join(lines)}]
 
 
@@ -68,7 +74,7 @@ def check(reply: str, thread: list[dict]) -> Extraction:
 
 
 class LlmExtractor:
-    def __init__(self, spec: str | None, activity=None, scorer=None, max_new_tokens: int = 320):
+    def __init__(self, spec: str | None, activity=None, scorer=None, max_new_tokens: int = 256):
         self.llm = get_llm(spec)
         self.activity, self.scorer, self.max_new_tokens = activity, scorer, max_new_tokens
 

@@ -1,0 +1,259 @@
+"""Build and extend the retrieval index of a workspace.
+
+    casebase index --workspace ws                                 # train.jsonl -> ws/index/
+    casebase index --workspace ws --text problem+solution --model /models/e5-small-v2
+    casebase index --workspace ws --add new_cases.jsonl           # append; old cases are not re-embedded
+
+Writes ``index/embeddings.npy`` (float32, unit rows, row i = metadata row i),
+``index/metadata.parquet`` (case_id, problem, solution, category, urgency, opened_at, text),
+``index/bm25/`` (bm25s format), ``index/manifest.json``, ``index/hnsw.usearch`` above the ANN
+threshold when usearch is installed, and the stage manifest ``index.json``. Files are written
+to ``index.tmp/`` and swapped in, so a killed run never leaves a half-written index; a killed
+embedding run resumes from checkpoints under ``cache/``, and a rebuild re-embeds only texts the
+previous index (same model) does not already hold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from casebase import __version__
+from casebase.errors import CasebaseError
+from casebase.progress import log
+from casebase.retrieve.ann import HNSW
+from casebase.retrieve.bm25 import TOKENIZER_VERSION, BM25Index
+from casebase.retrieve.embed import Embedder, encode_batched, get_embedder
+from casebase.retrieve.index import index_dir, load_index
+from casebase.workspace import Workspace, file_sha256, write_manifest
+
+TEXT_MODES = ("problem", "problem+solution")
+FIELDS = ("ticket_id", "opened_at", "problem", "solution", "category", "urgency")
+
+
+def read_cases(path: Path) -> pd.DataFrame:
+    """Cases of a JSONL file (train.jsonl form); every bad line is reported at once."""
+    rows, problems = [], []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as err:
+                problems.append(f"line {n}: not JSON ({err.msg})")
+                continue
+            if not isinstance(obj, dict):
+                problems.append(f"line {n}: not a JSON object")
+                continue
+            if missing := [k for k in ("ticket_id", "problem") if obj.get(k) in (None, "")]:
+                problems.append(f"line {n}: no {' or '.join(missing)}")
+            rows.append({k: obj.get(k) for k in FIELDS})
+    cases = pd.DataFrame(rows, columns=list(FIELDS))
+    cases["ticket_id"] = cases["ticket_id"].astype(str)
+    if dups := sorted(cases.loc[cases["ticket_id"].duplicated(), "ticket_id"].unique()):
+        problems.append(f"duplicate ticket_id {', '.join(dups[:5])}")
+    if problems:
+        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+        raise CasebaseError(f"{path}: {'; '.join(problems[:10])}{more}. Each line needs a JSON object with "
+                            f"{', '.join(FIELDS)} (ticket_id and problem not empty).")
+    for col in ("problem", "solution", "opened_at"):
+        cases[col] = cases[col].fillna("").astype(str)
+    return cases
+
+
+def case_texts(cases: pd.DataFrame, mode: str) -> list[str]:
+    if mode == "problem":
+        return cases["problem"].tolist()
+    return [f"{p}\n\n{s}".strip() for p, s in zip(cases["problem"], cases["solution"])]
+
+
+def best_similarities(queries: np.ndarray, embeddings: np.ndarray, block: int = 1024) -> np.ndarray:
+    """Highest cosine of each query row to any embedding row, in blocks to bound memory."""
+    return np.concatenate([(queries[i: i + block] @ embeddings.T).max(axis=1) for i in range(0, len(queries), block)]
+                          or [np.zeros(0, dtype=np.float32)])
+
+
+def calibrate(embedder: Embedder, embeddings: np.ndarray, val_path: Path, quantile: float,
+              default: float = 0.3) -> dict:
+    """The abstain threshold: the ``quantile`` of val problems' best cosine to the index (``default`` without val)."""
+    val = read_cases(val_path) if val_path.exists() else None
+    if val is None or val.empty:
+        return {"threshold": default, "method": "default", "reason": f"no val cases in {val_path}"}
+    best = best_similarities(encode_batched(embedder, val["problem"].tolist(), "calibrating on val"), embeddings)
+    return {"threshold": round(float(np.quantile(best, quantile)), 4), "method": "val-quantile",
+            "quantile": quantile, "val_cases": len(val), "val_sha256": file_sha256(val_path),
+            "of": "best dense cosine of each val problem to the indexed cases",
+            "best_similarity": {q: round(float(np.quantile(best, v)), 4)
+                                for q, v in (("min", 0), ("p10", 0.1), ("median", 0.5), ("max", 1))}}
+
+
+def _embed_reusing(ws: Workspace, embedder: Embedder, texts: list[str], old: dict | None) -> tuple[np.ndarray, int]:
+    """Embeddings of texts, copying rows the previous index (same model) holds; (embeddings, reused count)."""
+    out = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+    todo = list(range(len(texts)))
+    root = index_dir(ws)
+    if old and old.get("model") == embedder.name and old.get("dimension") == embedder.dimension:
+        try:
+            old_rows = {t: i for i, t in enumerate(pd.read_parquet(root / "metadata.parquet", columns=["text"])["text"])}
+            old_emb = np.load(root / "embeddings.npy", mmap_mode="r")
+            hits = [(i, old_rows[t]) for i, t in enumerate(texts) if t in old_rows]
+            if hits:
+                new_i, old_i = map(list, zip(*hits))
+                out[new_i] = old_emb[old_i]
+                todo = sorted(set(todo) - set(new_i))
+        except (OSError, KeyError, ValueError, IndexError) as err:  # a damaged old index: embed everything
+            log(f"note: cannot reuse embeddings of the previous index ({err}); embedding all cases")
+            out[:], todo = 0.0, list(range(len(texts)))
+    pending = [texts[i] for i in todo]
+    digest = hashlib.sha256("\x00".join([embedder.name, *pending]).encode()).hexdigest()[:16]
+    checkpoint = ws.root / "cache" / f"index-embed-{digest}"
+    if pending:
+        out[todo] = encode_batched(embedder, pending, f"embedding {len(pending)} cases",
+                                   checkpoint_dir=checkpoint if len(pending) > 4096 else None)
+    shutil.rmtree(checkpoint, ignore_errors=True)
+    return out, len(texts) - len(todo)
+
+
+def _decide_ann(count: int, threshold: int, embeddings: np.ndarray) -> tuple[HNSW | None, dict]:
+    if count <= threshold:
+        return None, {"kind": "exact", "threshold": threshold}
+    if not HNSW.available():
+        note = f"{count} cases > --ann-threshold {threshold}, but usearch is not installed (pip install usearch)"
+        log(f"note: {note}: exact search")
+        return None, {"kind": "exact", "threshold": threshold, "note": note}
+    with_ann = HNSW.build(embeddings)
+    return with_ann, {"kind": "hnsw", "library": "usearch", "file": HNSW.FILE, "threshold": threshold}
+
+
+def _write(ws: Workspace, embeddings: np.ndarray, metadata: pd.DataFrame, bm25: BM25Index, ann: HNSW | None,
+           manifest: dict) -> None:
+    final = index_dir(ws)
+    tmp, old = final.with_name("index.tmp"), final.with_name("index.old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    np.save(tmp / "embeddings.npy", np.ascontiguousarray(embeddings, dtype=np.float32))
+    metadata.to_parquet(tmp / "metadata.parquet", index=False)
+    bm25.save(tmp / "bm25")
+    if ann is not None:
+        ann.save(tmp / HNSW.FILE)
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _metadata(cases: pd.DataFrame, texts: list[str]) -> pd.DataFrame:
+    meta = cases.rename(columns={"ticket_id": "case_id"})[["case_id", "problem", "solution", "category", "urgency",
+                                                           "opened_at"]].copy()
+    meta["text"] = texts
+    return meta
+
+
+def build_index(ws: Workspace, text: str = "problem", model: str | None = None, ann_threshold: int = 50_000,
+                abstain_quantile: float = 0.10, force: bool = False, embedder: Embedder | None = None) -> dict:
+    """Index the workspace's train cases (dense + BM25), calibrate abstention on val; returns the manifest."""
+    t0 = time.perf_counter()
+    if text not in TEXT_MODES:
+        raise CasebaseError(f"--text {text!r}: use one of {', '.join(TEXT_MODES)}")
+    if not 0 <= abstain_quantile <= 1:
+        raise CasebaseError(f"--abstain-quantile {abstain_quantile}: must be between 0 and 1")
+    train, val = ws.root / "train.jsonl", ws.root / "val.jsonl"
+    if not train.exists():
+        raise CasebaseError(f"{train} not found: run `casebase split --workspace {ws.root}` first.")
+    cases = read_cases(train)
+    if cases.empty:
+        raise CasebaseError(f"{train} has no cases: check `casebase split` (resolved cases only) and its counts.")
+    embedder = embedder or get_embedder(model)
+    key = {"train_sha256": file_sha256(train), "val_sha256": file_sha256(val) if val.exists() else None,
+           "model": embedder.name, "text": text, "tokenizer": TOKENIZER_VERSION, "ann_threshold": ann_threshold,
+           "usearch": HNSW.available() if len(cases) > ann_threshold else None, "abstain_quantile": abstain_quantile}
+    path = index_dir(ws) / "manifest.json"
+    old = json.loads(path.read_text()) if path.exists() else None
+    if old and old.get("build_key") == key and not old.get("added") and not force and ws.read_manifest("index"):
+        log(f"index in {path.parent} is up to date (same inputs, model and settings): nothing to do; --force rebuilds")
+        return {**ws.read_manifest("index"), "skipped": True}
+    if old and old.get("added"):
+        log(f"note: rebuilding from train drops the {sum(a['cases'] for a in old['added'])} case(s) added with --add")
+
+    texts = case_texts(cases, text)
+    t1 = time.perf_counter()
+    embeddings, reused = _embed_reusing(ws, embedder, texts, old)
+    t2 = time.perf_counter()
+    bm25 = BM25Index.build(texts)
+    t3 = time.perf_counter()
+    abstain = calibrate(embedder, embeddings, val, abstain_quantile)
+    ann, ann_info = _decide_ann(len(cases), ann_threshold, embeddings)
+    inputs = {"train": {"path": str(train), "sha256": key["train_sha256"], "cases": len(cases)},
+              "val": {"path": str(val), "sha256": key["val_sha256"]} if val.exists() else None}
+    manifest = {"format": 1, "casebase_version": __version__, "created_at": _now(), "model": embedder.name,
+                "dimension": embedder.dimension, "dtype": "float32", "normalised": True, "count": len(cases),
+                "text": text, "inputs": inputs, "added": [], "abstain": abstain, "ann": ann_info,
+                "bm25": {"library": "bm25s", "method": "lucene", "k1": 1.5, "b": 0.75, "tokenizer": TOKENIZER_VERSION,
+                         "vocabulary": len(bm25.retriever.vocab_dict)},
+                "build_key": key}
+    _write(ws, embeddings, _metadata(cases, texts), bm25, ann, manifest)
+    embed_s = t2 - t1
+    return write_manifest(
+        ws, "index",
+        config={"text": text, "model": embedder.name, "ann_threshold": ann_threshold,
+                "abstain_quantile": abstain_quantile, "force": force},
+        inputs={"train": train} | ({"val": val} if val.exists() else {}),
+        counts={"cases": len(cases), "embedded": len(cases) - reused, "reused_embeddings": reused,
+                "dimension": embedder.dimension, "bm25_vocabulary": manifest["bm25"]["vocabulary"]},
+        timings={"embed": embed_s, "bm25": t3 - t2, "calibrate_and_write": time.perf_counter() - t3,
+                 "total": time.perf_counter() - t0,
+                 "texts_per_s": (len(cases) - reused) / embed_s if embed_s > 0 and reused < len(cases) else 0.0},
+        extra={"outputs": {"index": str(index_dir(ws))}, "abstain": abstain, "ann": ann_info},
+    )
+
+
+def add_to_index(ws: Workspace, path: str | Path, embedder: Embedder | None = None) -> dict:
+    """Append the cases of a JSONL file to the index: embeds only them, rebuilds BM25; returns the manifest."""
+    t0 = time.perf_counter()
+    path = Path(path)
+    if not path.exists():
+        raise CasebaseError(f"--add {path}: file not found (a JSONL file with the fields of train.jsonl).")
+    index = load_index(ws, embedder)
+    new = read_cases(path)
+    if new.empty:
+        raise CasebaseError(f"--add {path}: no cases in the file.")
+    if clash := sorted(set(new["ticket_id"]) & set(index.ids)):
+        raise CasebaseError(f"--add {path}: {len(clash)} ticket_id(s) already in the index, e.g. "
+                            f"{', '.join(clash[:5])}; give new cases only.")
+    texts = case_texts(new, index.manifest["text"])
+    new_emb = encode_batched(index.embedder, texts, f"embedding {len(texts)} new cases")
+    embeddings = np.concatenate([index.embeddings, new_emb])
+    metadata = pd.concat([index.metadata, _metadata(new, texts)], ignore_index=True)
+    bm25 = BM25Index.build(metadata["text"].tolist())
+    manifest = dict(index.manifest)
+    ann, ann_info = index.ann, manifest["ann"]
+    if ann is not None:
+        ann.add(new_emb, start=len(index))
+    else:
+        ann, ann_info = _decide_ann(len(metadata), manifest["ann"]["threshold"], embeddings)
+    added = {"path": str(path), "sha256": file_sha256(path), "cases": len(new), "at": _now()}
+    manifest.update(count=len(metadata), added=[*manifest.get("added", []), added], ann=ann_info,
+                    bm25={**manifest["bm25"], "vocabulary": len(bm25.retriever.vocab_dict)})
+    _write(ws, embeddings, metadata, bm25, ann, manifest)
+    return write_manifest(
+        ws, "index",
+        config={"text": manifest["text"], "model": manifest["model"], "add": str(path)},
+        inputs={"add": path}, counts={"cases": len(metadata), "added": len(new), "embedded": len(new)},
+        timings={"total": time.perf_counter() - t0},
+        extra={"outputs": {"index": str(index_dir(ws))}, "abstain": manifest["abstain"], "ann": ann_info,
+               "base": manifest["inputs"], "added": manifest["added"]},
+    )
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
