@@ -166,7 +166,8 @@ def extract(
     emit(manifest, as_json, quiet, lambda m: out.print(
         f"{m['counts']['cases']} cases ({m['counts']['resolved']} resolved, {m['counts']['unresolved']} not; "
         f"{m['counts']['from_cache']} from cache, {m['counts']['llm_fallbacks']} LLM fallbacks) -> "
-        f"{m['outputs'][0]}; {m['timings_s']['tickets_per_minute']:.0f} tickets/min"))
+        f"{m['outputs'][0]}" + (f"; {m['timings_s']['tickets_per_minute']:.0f} tickets/min" if m['counts']['worked']
+                                 else "")))
 
 
 @app.command()

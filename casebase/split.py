@@ -86,6 +86,24 @@ def assign_from_file(cases: pd.DataFrame, path: Path, val_share: float) -> tuple
     return split, unlisted
 
 
+def vouch_listed(ws: Workspace, all_cases: pd.DataFrame, listed: set[str]) -> tuple[pd.DataFrame, int]:
+    """Resolved cases, plus the listed tickets the extractor called unresolved, whose solution
+    becomes its best candidate reply (a real message, never generated text)."""
+    from casebase.extract.heuristic import SOLUTION_WORDS, condense
+
+    candidate = all_cases.get("candidate_message_id", pd.Series(None, index=all_cases.index, dtype=object))
+    take = all_cases["ticket_id"].isin(listed) & ~all_cases["resolved"] & candidate.notna()
+    cases = all_cases[all_cases["resolved"] | take].copy()
+    if take.any():
+        msgs = pd.read_parquet(ws.messages, columns=["message_id", "body"])
+        bodies = dict(zip(msgs["message_id"], msgs["body"]))
+        idx = cases.index[take[cases.index]]
+        cases.loc[idx, "solution"] = [condense(bodies.get(m, ""), SOLUTION_WORDS) for m in cases.loc[idx, "candidate_message_id"]]
+        cases.loc[idx, "solution_message_ids"] = pd.Series([[m] for m in cases.loc[idx, "candidate_message_id"]],
+                                                           index=idx, dtype=object)
+    return cases, int(take.sum())
+
+
 def run(ws: Workspace, test_share: float = 0.15, val_share: float = 0.10, split_file: Path | None = None,
         dedup_threshold: float = 0.6) -> dict:
     t0 = time.perf_counter()
@@ -95,12 +113,16 @@ def run(ws: Workspace, test_share: float = 0.15, val_share: float = 0.10, split_
     if not (0 <= test_share < 1 and 0 <= val_share < 1 and test_share + val_share < 1):
         raise CasebaseError(f"--test-share {test_share} and --val-share {val_share} must be in [0, 1) and sum below 1.")
     all_cases = pd.read_parquet(path)
-    cases = all_cases[all_cases["resolved"]].copy()
-    unlisted = 0
+    unlisted, vouched = 0, 0
     if split_file:
+        # the file lists solved tickets: those the extractor called unresolved take its best reply
+        listed = set(pd.read_csv(split_file, dtype=str).get("ticket_id", pd.Series(dtype=str)))
+        cases, vouched = vouch_listed(ws, all_cases, listed)
         cases["split"], unlisted = assign_from_file(cases, Path(split_file), val_share)
         cases = cases[cases["split"].notna()]
     else:
+        cases = all_cases[all_cases["resolved"]].copy()
+    if not split_file:
         cases["split"] = assign_by_time(cases, test_share, val_share)
 
     test = cases[cases["split"] == "test"]
@@ -111,8 +133,8 @@ def run(ws: Workspace, test_share: float = 0.15, val_share: float = 0.10, split_
     cases = cases[~cases["ticket_id"].isin(dups)]
 
     counts = {"cases": len(all_cases), "resolved": int(all_cases["resolved"].sum()),
-              "unresolved_excluded": int((~all_cases["resolved"]).sum()),
-              "unlisted_in_split_file": unlisted,
+              "unresolved_excluded": int((~all_cases["resolved"]).sum()) - vouched,
+              "unlisted_in_split_file": unlisted, "resolved_by_split_file": vouched,
               "near_duplicates_removed": {s: int((removed["split"] == s).sum()) for s in ("train", "val")}}
     outputs = {}
     for s in SPLITS:

@@ -58,6 +58,22 @@ def test_split_file_is_honoured_and_val_carved_from_train(ws, tmp_path):
     assert m["counts"]["unlisted_in_split_file"] == 8
 
 
+def test_listed_tickets_called_unresolved_take_their_best_reply(ws, tmp_path):
+    write_cases(ws, dup_of_last=False)
+    cases = pd.read_parquet(ws.root / "cases.parquet")
+    cases["candidate_message_id"] = cases["ticket_id"] + ".1"
+    cases.to_parquet(ws.root / "cases.parquet")
+    pd.DataFrame({"message_id": ["c04.1"], "body": ["Rebuild the stock valuation with report X. Hope this helps."]}
+                 ).to_parquet(ws.messages)
+    f = tmp_path / "split.csv"
+    pd.DataFrame({"ticket_id": ["c04", "c05"], "split": ["test", "train"]}).to_csv(f, index=False)
+    m = run(ws, split_file=f, val_share=0)
+    [case] = read(ws, "test")
+    assert case["ticket_id"] == "c04" and case["solution"] == "Rebuild the stock valuation with report X."
+    assert case["solution_message_ids"] == ["c04.1"]
+    assert m["counts"]["resolved_by_split_file"] == 1 and m["counts"]["unresolved_excluded"] == 7
+
+
 def test_bad_split_file(ws, tmp_path):
     write_cases(ws)
     f = tmp_path / "split.csv"
