@@ -363,6 +363,7 @@ def demo(
     """
     from casebase.extract import run as extract_run
     from casebase.ingest import run as ingest_run
+    from casebase.retrieve import build_index, load_index
     from casebase.sample import write_sample
     from casebase.split import run as split_run
 
@@ -370,16 +371,20 @@ def demo(
     ws = Workspace.at(workspace)
     raw = ws.root / "raw"
     try:
-        progress.log(f"[bold]1/4 sample[/]: writing {tickets} synthetic tickets to {raw}")
+        progress.log(f"[bold]1/5 sample[/]: writing {tickets} synthetic tickets to {raw}")
         s = write_sample(raw, n_tickets=tickets, seed=seed)
-        progress.log("[bold]2/4 ingest[/]: cleaning and redacting")
+        progress.log("[bold]2/5 ingest[/]: cleaning and redacting")
         manifest = ingest_run(ws, raw / "tickets.xlsx", raw / "history.xlsx", mapping="saleslogix")
         if not quiet:
             print_ingest(manifest, ws.root)
-        progress.log("[bold]3/4 extract[/]: problem and solution per ticket (heuristic)")
+        progress.log("[bold]3/5 extract[/]: problem and solution per ticket (heuristic)")
         ex = extract_run(ws)
-        progress.log("[bold]4/4 split[/]: train / val / test by time")
+        progress.log("[bold]4/5 split[/]: train / val / test by time")
         sp = split_run(ws)
+        progress.log("[bold]5/5 index[/]: MiniLM + BM25 over the train cases")
+        ix = build_index(ws)
+        test = [json.loads(line) for line in (ws.root / "test.jsonl").read_text().splitlines()[:1]]
+        hit = load_index(ws).search(test[0]["problem"], k=3) if test else None
     except CasebaseError as err:
         fail(err)
     if not quiet:
@@ -388,6 +393,11 @@ def demo(
         c = sp["counts"]
         out.print(f"split: train {c['train']}, val {c['val']}, test {c['test']} "
                   f"(near-duplicates of test removed: {sum(c['near_duplicates_removed'].values())})")
+        out.print(f"index: {ix['counts'].get('cases', ix['counts'])} cases in {ws.root / 'index'}")
+        if hit is not None:
+            out.print(f"search, first test ticket: {test[0]['problem'][:100]!r}")
+            for r in hit.results:
+                out.print(f"  {r['score']:.3f} {r['case_id']}: {r['problem'][:90]}")
         out.print(f"[green]demo done[/]: {s['tickets']} tickets in {ws.root}")
 
 

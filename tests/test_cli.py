@@ -55,7 +55,7 @@ def test_version():
 
 
 def test_demo_runs_on_a_tiny_sample(tmp_path):
-    """The README's `make demo` path, small: sample -> ingest -> extract -> split."""
+    """The README's `make demo` path, small: sample -> ingest -> extract -> split -> index."""
     ws = tmp_path / "demo"
     result = runner.invoke(app, ["demo", "--workspace", str(ws), "--tickets", "40"])
     assert result.exit_code == 0, result.output
@@ -68,3 +68,4 @@ def test_demo_runs_on_a_tiny_sample(tmp_path):
     cases = pd.read_parquet(ws / "cases.parquet")
     assert len(cases) == 40 and cases["resolved"].any()
     assert (ws / "train.jsonl").exists() and (ws / "test.jsonl").read_text().strip()
+    assert (ws / "index" / "embeddings.npy").exists() and "search, first test ticket" in result.output
