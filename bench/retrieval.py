@@ -1,7 +1,7 @@
 """Retrieval quality and speed: known-item search, triage vote, search latency and ANN recall.
 
-    .venv/bin/python bench/retrieval.py                          # default run (about 10 minutes on 2 cores)
-    .venv/bin/python bench/retrieval.py --ann-size 1000000       # the issue's 1M ANN run (HNSW build: ~40+ min on 2 cores)
+    .venv/bin/python bench/retrieval.py                          # default run (about 13 minutes on 2 shared cores)
+    .venv/bin/python bench/retrieval.py --ann-size 1000000       # the issue's 1M ANN run (HNSW build: well over 30 min on 2 cores)
     .venv/bin/python bench/retrieval.py --parts known,triage     # quality only
 
 Parts (--parts, comma separated):
@@ -192,7 +192,7 @@ def part_triage(ws: Workspace, embedder_name: str | None) -> dict:
     y_major = np.array([majority] * len(y_true), dtype=object)
     n = len(y_true)
     rows = []
-    for method, pred in (("neighbour vote (hybrid, 10 nearest)", y_pred), (f"majority class ({majority})", y_major)):
+    for method, pred in (("neighbour vote (10 nearest, dense)", y_pred), (f"majority class ({majority})", y_major)):
         k = int(np.sum(pred == y_true))
         rows.append({"method": method, "split": "test", "n": n, "accuracy": round(k / n, 3), "accuracy_ci95": ci(k, n),
                      "macro_f1": round(macro_f1(y_true, pred), 3), "macro_f1_ci95": f1_interval(y_true, pred)})

@@ -12,6 +12,11 @@ from pathlib import Path
 import numpy as np
 
 
+# usearch's defaults (connectivity 16, expansion_search 64) gave recall@10 of 0.70 on 20k
+# 384-d vectors with near-duplicate queries; these settings gave 0.96 (build ~10% slower).
+HNSW_OPTIONS = {"connectivity": 32, "expansion_add": 128, "expansion_search": 256}
+
+
 class HNSW:
     FILE = "hnsw.usearch"
 
@@ -30,7 +35,7 @@ class HNSW:
     def build(cls, embeddings: np.ndarray) -> "HNSW":
         from usearch.index import Index
 
-        index = Index(ndim=embeddings.shape[1], metric="ip", dtype="f32")
+        index = Index(ndim=embeddings.shape[1], metric="ip", dtype="f32", **HNSW_OPTIONS)
         ann = cls(index)
         ann.add(embeddings, start=0)
         return ann
@@ -66,6 +71,6 @@ class HNSW:
     def load(cls, path: Path, dimension: int) -> "HNSW":
         from usearch.index import Index
 
-        index = Index(ndim=dimension, metric="ip", dtype="f32")
+        index = Index(ndim=dimension, metric="ip", dtype="f32", **HNSW_OPTIONS)
         index.load(str(path))
         return cls(index)
