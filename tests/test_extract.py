@@ -103,6 +103,8 @@ def test_limited_run_does_not_replace_the_case_base(ingested):
     run(ingested, method="llm", llm="fake", limit=2)
     assert len(pd.read_parquet(ingested.root / "cases.parquet")) == 6
     assert len(pd.read_parquet(ingested.root / "cases-llm-limit2.parquet")) == 2
+    assert json.loads((ingested.root / "extract.json").read_text())["counts"]["cases"] == 6
+    assert json.loads((ingested.root / "extract-llm-limit2.json").read_text())["counts"]["cases"] == 2
 
 
 def valid_reply(messages):

@@ -95,7 +95,7 @@ def run(ws: Workspace, method: str = "heuristic", llm: str | None = None, limit:
     cases.to_parquet(path, index=False)
     fallbacks = sum(json.loads(e).get("fallback") is not None for e in cases["extractor"])
     return write_manifest(
-        ws, "extract",
+        ws, path.stem.replace("cases", "extract", 1),  # extract.json, or extract-llm-limit20.json beside its cases
         config={"method": method, "llm": llm, "limit": limit, "batch_size": batch_size, "extractor": extractor},
         inputs={"tickets": ws.tickets, "messages": ws.messages},
         counts={"tickets": len(records), "cases": len(cases), "resolved": int(cases["resolved"].sum()),
