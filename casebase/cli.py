@@ -305,27 +305,14 @@ def _parse_weights(text: str) -> tuple[float, float]:
 
 
 def _read_queries(path: Path) -> list[dict]:
-    if not path.exists():
-        raise CasebaseError(f"--queries {path}: file not found.")
-    items, problems = [], []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as err:
-            problems.append(f"line {n}: not JSON ({err.msg})")
-            continue
-        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str) or not obj["text"].strip():
-            problems.append(f"line {n}: needs a non-empty \"text\"")
-            continue
-        items.append({"id": obj.get("id", n), "text": obj["text"], "exclude_id": obj.get("exclude_id")})
-    if problems:
-        raise CasebaseError(f"--queries {path}: {'; '.join(problems[:10])}. Each line: "
-                            '{"id": "...", "text": "..."} (optional "exclude_id").')
-    if not items:
+    from casebase.jsonl import read_jsonl
+
+    rows = read_jsonl(path, lambda o: None if isinstance(o.get("text"), str) and o["text"].strip()
+                      else 'needs a non-empty "text"',
+                      'Each line: {"id": "...", "text": "..."} (optional "exclude_id").', f"--queries {path}")
+    if not rows:
         raise CasebaseError(f"--queries {path}: no queries in the file.")
-    return items
+    return [{"id": r.get("id", r["_line"]), "text": r["text"], "exclude_id": r.get("exclude_id")} for r in rows]
 
 
 def print_search(r: dict) -> None:

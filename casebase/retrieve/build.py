@@ -27,6 +27,7 @@ import pandas as pd
 
 from casebase import __version__
 from casebase.errors import CasebaseError
+from casebase.jsonl import read_jsonl
 from casebase.progress import log
 from casebase.retrieve.ann import HNSW
 from casebase.retrieve.bm25 import TOKENIZER_VERSION, BM25Index
@@ -40,30 +41,14 @@ FIELDS = ("ticket_id", "opened_at", "problem", "solution", "category", "urgency"
 
 def read_cases(path: Path) -> pd.DataFrame:
     """Cases of a JSONL file (train.jsonl form); every bad line is reported at once."""
-    rows, problems = [], []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                problems.append(f"line {n}: not JSON ({err.msg})")
-                continue
-            if not isinstance(obj, dict):
-                problems.append(f"line {n}: not a JSON object")
-                continue
-            if missing := [k for k in ("ticket_id", "problem") if obj.get(k) in (None, "")]:
-                problems.append(f"line {n}: no {' or '.join(missing)}")
-            rows.append({k: obj.get(k) for k in FIELDS})
-    cases = pd.DataFrame(rows, columns=list(FIELDS))
+    expected = f"Each line needs a JSON object with {', '.join(FIELDS)} (ticket_id and problem not empty)."
+    rows = read_jsonl(path, lambda o: (f"no {' or '.join(m)}" if (m := [k for k in ("ticket_id", "problem")
+                                                                        if o.get(k) in (None, "")]) else None),
+                      expected)
+    cases = pd.DataFrame([{k: r.get(k) for k in FIELDS} for r in rows], columns=list(FIELDS))
     cases["ticket_id"] = cases["ticket_id"].astype(str)
     if dups := sorted(cases.loc[cases["ticket_id"].duplicated(), "ticket_id"].unique()):
-        problems.append(f"duplicate ticket_id {', '.join(dups[:5])}")
-    if problems:
-        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
-        raise CasebaseError(f"{path}: {'; '.join(problems[:10])}{more}. Each line needs a JSON object with "
-                            f"{', '.join(FIELDS)} (ticket_id and problem not empty).")
+        raise CasebaseError(f"{path}: duplicate ticket_id {', '.join(dups[:5])}. {expected}")
     for col in ("problem", "solution", "opened_at"):
         cases[col] = cases[col].fillna("").astype(str)
     return cases
