@@ -388,9 +388,5 @@ def demo(
         out.print(f"[green]demo done[/]: {s['tickets']} tickets in {ws.root}")
 
 
-def run_cli() -> None:  # pragma: no cover - console entry point alias
-    app()
-
-
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

@@ -22,21 +22,9 @@ import pandas as pd
 import torch
 
 from casebase.extract.features import FEATURES, thread_features
+from casebase.extract.run import load_threads
 from casebase.extract.scorer import THREAD_FEATURES, thread_summary
 from casebase.workspace import Workspace
-
-
-def load_threads(ws: Workspace) -> tuple[dict[str, list[dict]], dict[str, str], dict[str, int]]:
-    msgs = pd.read_parquet(ws.messages)
-    tickets = pd.read_parquet(ws.tickets)
-    threads = {tid: g.sort_values("position").to_dict("records") for tid, g in msgs.groupby("ticket_id", sort=False)}
-    subjects = dict(zip(tickets["ticket_id"], tickets["subject"].fillna("")))
-    return threads, subjects, author_activity(msgs)
-
-
-def author_activity(msgs: pd.DataFrame) -> dict[str, int]:
-    """How many replies each author wrote as a responder across the export."""
-    return msgs.loc[msgs["role"] == "responder", "author"].value_counts().to_dict()
 
 
 def fit_softmax(xs: list[np.ndarray], ys: list[int], l2: float) -> np.ndarray:
@@ -74,7 +62,8 @@ def accuracy(w: np.ndarray, xs, ys) -> float:
 
 
 def tune(ws: Workspace, labels: Path, l2_grid=(1e-3, 3e-3, 1e-2, 3e-2), seed: int = 0) -> dict:
-    threads, subjects, activity = load_threads(ws)
+    tickets, threads, activity = load_threads(ws)
+    subjects = dict(zip(tickets["ticket_id"], tickets["subject"].fillna("")))
     lab = pd.read_csv(labels)
     train = lab[lab["split"] == "train"]
     xs, ys = [], []
@@ -99,7 +88,6 @@ def tune(ws: Workspace, labels: Path, l2_grid=(1e-3, 3e-3, 1e-2, 3e-2), seed: in
 
     # resolved model: labelled train threads are resolved; unlabelled threads opened before the
     # first test thread (so never a test thread) are the unresolved examples
-    tickets = pd.read_parquet(ws.tickets)
     test_ids = set(lab.loc[lab["split"] == "test", "ticket_id"])
     cutoff = tickets.loc[tickets["ticket_id"].isin(test_ids), "opened_at"].min()
     unlabelled = tickets.loc[~tickets["ticket_id"].isin(lab["ticket_id"]) & (tickets["opened_at"] < cutoff), "ticket_id"]
