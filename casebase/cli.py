@@ -338,13 +338,143 @@ def _short(text: str | None, n: int) -> str:
 
 
 @app.command()
+def train(
+    method: Annotated[Optional[str], typer.Option(
+        help="standard (problem -> answer) or hybrid (RAFT: problem + retrieved cases -> answer). [default: hybrid]")] = None,
+    base: Annotated[Optional[str], typer.Option(
+        help="Base model: local (bundled SmolLM2-135M-Instruct) or local:PATH (HF directory or .gguf). [default: local]")] = None,
+    config: Annotated[Optional[Path], typer.Option(
+        "--config", help="TOML, YAML or JSON file with any training setting (docs/train.md lists them).")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Output name under models/ [default: the method].")] = None,
+    max_steps: Annotated[Optional[int], typer.Option(min=1, help="Optimizer steps [default: one epoch].")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(min=1, help="Examples per micro-batch [default: 2].")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Peak learning rate [default: 2e-4].")] = None,
+    max_length: Annotated[Optional[int], typer.Option(
+        min=64, help="Tokens per example; retrieved context is cut first [default: 640].")] = None,
+    k: Annotated[Optional[int], typer.Option(min=0, help="Retrieved cases per hybrid prompt [default: 3].")] = None,
+    eval_every: Annotated[Optional[int], typer.Option(min=1, help="Steps between val-loss evaluations [default: 10].")] = None,
+    save_every: Annotated[Optional[int], typer.Option(min=1, help="Steps between checkpoints [default: 10].")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed [default: 0].")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the newest checkpoint of this run.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Delete an earlier run of this name first.")] = False,
+    workspace: WorkspaceOpt = Path("workspace"),
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fine-tune a LoRA adapter on train.jsonl (validated on val.jsonl): writes models/<name>/.
+
+    Runs on CPU or one GPU as is; on several GPUs start it with `accelerate launch -m casebase train ...`.
+
+    Example: `casebase train --workspace ws --method hybrid --max-steps 30`
+    """
+    from casebase.train import load_config, run
+
+    setup(quiet, as_json)
+    try:
+        cfg = load_config(config, {"method": method, "base": base, "name": name, "max_steps": max_steps,
+                                   "batch_size": batch_size, "lr": lr, "max_length": max_length, "k": k,
+                                   "eval_every": eval_every, "save_every": save_every, "seed": seed})
+        manifest = run(Workspace.at(workspace), cfg, resume=resume, overwrite=overwrite)
+    except CasebaseError as err:
+        fail(err)
+    if manifest:
+        emit(manifest, as_json, quiet, print_train)
+
+
+def print_train(m: dict) -> None:
+    loss, c, t = m["loss"], m["counts"], m["timings_s"]
+    verdict = "[green]below[/]" if loss["val_best"] < loss["val_start"] else "[red]not below[/]"
+    out.print(f"{m['method']} adapter on {m['base_model']}: {c['steps']} steps, {c['train_examples']} train examples, "
+              f"{t['tokens_per_s']:.0f} tokens/s ({t['total']:.0f} s in all)")
+    out.print(f"val loss {loss['val_start']:.4f} -> best {loss['val_best']:.4f} at step {loss['best_step']} "
+              f"({verdict} the start){'; stopped early' if m['stopped_early'] else ''}")
+    out.print(f"-> {m['outputs']['adapter']} (curves: {m['outputs']['plot']})")
+
+
+@app.command()
+def merge(
+    model_dir: Annotated[Path, typer.Argument(help="A directory written by `casebase train` (models/<name>).")],
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Where to write [default: MODEL_DIR/merged].")] = None,
+    base: Annotated[Optional[str], typer.Option(help="Base model spec [default: the one in the adapter's manifest].")] = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Merge a LoRA adapter into its base model: a plain checkpoint for transformers or vLLM.
+
+    Example: `casebase merge workspace/models/hybrid && vllm serve workspace/models/hybrid/merged`
+    """
+    from casebase.train import merge as merge_run
+
+    setup(quiet, as_json)
+    try:
+        result = merge_run(model_dir, out_dir, base)
+    except CasebaseError as err:
+        fail(err)
+    emit(result, as_json, quiet, lambda r: out.print(f"merged {r['adapter']} into {r['base']}: {r['merged']} "
+                                                     f"({r['parameters'] / 1e6:.0f}M parameters)"))
+
+
+@app.command()
+def evaluate(
+    arms: Annotated[Optional[str], typer.Option(
+        help="Comma list of retrieval, base, base+rag, standard, standard+rag, hybrid+rag "
+             "[default: every arm whose adapter exists].")] = None,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N test tickets.")] = None,
+    llm: Annotated[Optional[str], typer.Option(
+        help="Base model for the LLM arms: local, local:PATH, openai:BASE_URL#MODEL (adapter arms then ask the "
+             "models 'standard' and 'hybrid'), fake [default: the adapters' base].")] = None,
+    gold_file: Annotated[Optional[Path], typer.Option(
+        help="CSV of ticket_id,solution_message_id: the accepted post is the gold (forum-support's solutions.csv).")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Run name under eval/ [default: the time].")] = None,
+    k: Annotated[int, typer.Option(min=1, help="Retrieved cases in +rag prompts.")] = 3,
+    max_new_tokens: Annotated[int, typer.Option(min=8, help="Longest reply.")] = 192,
+    batch_size: Annotated[int, typer.Option(min=1, help="Prompts per generation batch.")] = 8,
+    workspace: WorkspaceOpt = Path("workspace"),
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score every arm on held-out test tickets against their real resolutions: writes eval/<run>/.
+
+    results.csv (ticket x arm), summary.json (95% bootstrap intervals, paired differences, triage)
+    and a self-contained report.html. Replies are cached: a killed run resumes with the same --name.
+
+    Example: `casebase evaluate --workspace ws --limit 60 --gold-file solutions.csv`
+    """
+    from casebase.evaluate import run
+
+    setup(quiet, as_json)
+    try:
+        summary = run(Workspace.at(workspace), arms=arms, limit=limit, llm=llm, name=name, gold_file=gold_file,
+                      k=k, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    except CasebaseError as err:
+        fail(err)
+    emit(summary, as_json, quiet, print_evaluate)
+
+
+def print_evaluate(s: dict) -> None:
+    table = Table(title=f"evaluation {s['run']}: {s['tickets']} test tickets (95% bootstrap intervals)")
+    for col in ("arm", "ROUGE-L", "token F1", "chrF", "cosine", "parsed", "category acc."):
+        table.add_column(col, justify="left" if col == "arm" else "right")
+    cat = s["triage"].get("category", {})
+    for arm, a in s["arms_summary"].items():
+        fmt = lambda m, d=3: f"{a[m]['mean']:.{d}f} [{a[m]['low']:.{d}f}, {a[m]['high']:.{d}f}]"  # noqa: E731
+        table.add_row(arm + (" *" if arm == s["best_arm"] else ""), fmt("rouge_l"), fmt("token_f1"), fmt("chrf", 1),
+                      fmt("embedding_cosine"), f"{a['parse_rate']:.0%}",
+                      f"{cat[arm]['accuracy']['mean']:.3f}" if arm in cat else "-")
+    out.print(table)
+    out.print(f"best on {s['primary_metric']}: {s['best_arm']} (*); report: {s['outputs']['report']}")
+
+
+@app.command()
 def demo(
     workspace: WorkspaceOpt = Path("workspace/demo"),
     tickets: Annotated[int, typer.Option("--tickets", min=20, help="Sample size.")] = 1500,
     seed: Annotated[int, typer.Option(help="Random seed of the sample.")] = 0,
+    train_steps: Annotated[int, typer.Option(
+        min=0, help="Steps of the small hybrid LoRA adapter trained at the end (0: skip training).")] = 8,
     quiet: QuietOpt = False,
 ) -> None:
-    """Run the pipeline on a synthetic sample: sample, ingest, extract, split; print a summary.
+    """Run the pipeline on a synthetic sample: sample, ingest, extract, split, index, train; print a summary.
 
     Example: `casebase demo --workspace workspace/demo`
     """
@@ -358,20 +488,28 @@ def demo(
     ws = Workspace.at(workspace)
     raw = ws.root / "raw"
     try:
-        progress.log(f"[bold]1/5 sample[/]: writing {tickets} synthetic tickets to {raw}")
+        progress.log(f"[bold]1/6 sample[/]: writing {tickets} synthetic tickets to {raw}")
         s = write_sample(raw, n_tickets=tickets, seed=seed)
-        progress.log("[bold]2/5 ingest[/]: cleaning and redacting")
+        progress.log("[bold]2/6 ingest[/]: cleaning and redacting")
         manifest = ingest_run(ws, raw / "tickets.xlsx", raw / "history.xlsx", mapping="saleslogix")
         if not quiet:
             print_ingest(manifest, ws.root)
-        progress.log("[bold]3/5 extract[/]: problem and solution per ticket (heuristic)")
+        progress.log("[bold]3/6 extract[/]: problem and solution per ticket (heuristic)")
         ex = extract_run(ws)
-        progress.log("[bold]4/5 split[/]: train / val / test by time")
+        progress.log("[bold]4/6 split[/]: train / val / test by time")
         sp = split_run(ws)
-        progress.log("[bold]5/5 index[/]: MiniLM + BM25 over the train cases")
+        progress.log("[bold]5/6 index[/]: MiniLM + BM25 over the train cases")
         ix = build_index(ws)
         test = [json.loads(line) for line in (ws.root / "test.jsonl").read_text().splitlines()[:1]]
         hit = load_index(ws).search(test[0]["problem"], k=3) if test else None
+        tr = None
+        if train_steps:
+            from casebase.train import TrainConfig
+            from casebase.train import run as train_run
+
+            progress.log(f"[bold]6/6 train[/]: a small hybrid (RAFT) LoRA adapter on SmolLM2-135M, {train_steps} steps")
+            tr = train_run(ws, TrainConfig(method="hybrid", max_steps=train_steps, eval_every=max(1, train_steps // 2),
+                                           save_every=train_steps, val_limit=8), overwrite=True)
     except CasebaseError as err:
         fail(err)
     if not quiet:
@@ -385,6 +523,8 @@ def demo(
             out.print(f"search, first test ticket: {test[0]['problem'][:100]!r}")
             for r in hit.results:
                 out.print(f"  {r['score']:.3f} {r['case_id']}: {r['problem'][:90]}")
+        if tr is not None:
+            print_train(tr)
         out.print(f"[green]demo done[/]: {s['tickets']} tickets in {ws.root}")
 
 

@@ -109,8 +109,9 @@ def library_versions(names: tuple[str, ...] = ("pandas", "pyarrow", "ftfy", "tor
 
 
 def write_manifest(ws: Workspace, stage: str, *, config: dict[str, Any], inputs: dict[str, str | Path],
-                   counts: dict[str, Any], timings: dict[str, float], extra: dict[str, Any] | None = None) -> dict:
-    """Write ``<stage>.json`` into the workspace and return it as a dict."""
+                   counts: dict[str, Any], timings: dict[str, float], extra: dict[str, Any] | None = None,
+                   path: Path | None = None) -> dict:
+    """Write ``<stage>.json`` into the workspace (or to ``path``) and return it as a dict."""
     manifest = {
         "stage": stage,
         "casebase_version": __version__,
@@ -124,7 +125,7 @@ def write_manifest(ws: Workspace, stage: str, *, config: dict[str, Any], inputs:
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         **(extra or {}),
     }
-    path = ws.manifest_path(stage)
+    path = path or ws.manifest_path(stage)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(manifest, indent=2, default=str))
     tmp.replace(path)

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from casebase.cli import app
 
 runner = CliRunner()
-COMMANDS = ["sample", "ingest", "extract", "split", "demo"]
+COMMANDS = ["sample", "ingest", "extract", "split", "index", "search", "train", "merge", "demo"]
 
 
 def test_help_lists_every_command():
@@ -55,9 +55,9 @@ def test_version():
 
 
 def test_demo_runs_on_a_tiny_sample(tmp_path):
-    """The README's `make demo` path, small: sample -> ingest -> extract -> split -> index."""
+    """The README's `make demo` path, small: sample -> ingest -> extract -> split -> index -> train (1 step)."""
     ws = tmp_path / "demo"
-    result = runner.invoke(app, ["demo", "--workspace", str(ws), "--tickets", "40"])
+    result = runner.invoke(app, ["demo", "--workspace", str(ws), "--tickets", "40", "--train-steps", "1"])
     assert result.exit_code == 0, result.output
     assert "demo done" in result.output
     manifest = json.loads((ws / "ingest.json").read_text())
@@ -69,3 +69,4 @@ def test_demo_runs_on_a_tiny_sample(tmp_path):
     assert len(cases) == 40 and cases["resolved"].any()
     assert (ws / "train.jsonl").exists() and (ws / "test.jsonl").read_text().strip()
     assert (ws / "index" / "embeddings.npy").exists() and "search, first test ticket" in result.output
+    assert (ws / "models" / "hybrid" / "adapter_model.safetensors").exists() and "hybrid adapter on" in result.output

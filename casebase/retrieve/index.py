@@ -106,10 +106,11 @@ class Index:
     def search_many(self, texts: Sequence[str], k: int = 5, mode: str = "hybrid",
                     exclude: str | Sequence[Exclude] | None = None, weights: tuple[float, float] = (1.0, 1.0),
                     rrf_k: int = 60, near_duplicate: float = 0.95, triage_k: int = 10,
-                    depth: int = 100) -> list[SearchResult]:
+                    depth: int = 100, vectors: np.ndarray | None = None) -> list[SearchResult]:
         """``search`` for many texts with one batched encode; ``exclude`` is one id for all or one entry per text.
 
-        ``weights`` = (dense, bm25) for hybrid; ``depth`` = candidates taken from each ranking before fusion."""
+        ``weights`` = (dense, bm25) for hybrid; ``depth`` = candidates taken from each ranking before fusion;
+        ``vectors``: the texts' embeddings when already known (indexed cases searched for their neighbours)."""
         if mode not in MODES:
             raise CasebaseError(f"search mode {mode!r}: use one of {', '.join(MODES)}")
         if k < 1:
@@ -119,7 +120,10 @@ class Index:
             exclude = [exclude] * len(texts)
         if len(exclude) != len(texts):
             raise ValueError(f"{len(exclude)} exclude entries for {len(texts)} texts")
-        queries = encode_batched(self.embedder, texts, f"embedding {len(texts)} queries")
+        if vectors is not None and len(vectors) != len(texts):
+            raise ValueError(f"{len(vectors)} vectors for {len(texts)} texts")
+        queries = (encode_batched(self.embedder, texts, f"embedding {len(texts)} queries") if vectors is None
+                   else np.asarray(vectors, dtype=np.float32))
         n = len(self)
         k, depth = min(k, n), min(max(depth, k, triage_k), n)
         out = []
@@ -149,6 +153,16 @@ class Index:
             triage = {f: vote(self._labels[f][near].tolist(), sims) for f in TRIAGE_FIELDS}
             out.append(SearchResult(text, results, best < self.threshold, round(best, 4), self.threshold, triage))
         return out
+
+    def stored_vectors(self, case_ids: Sequence[str], texts: Sequence[str]) -> np.ndarray | None:
+        """The indexed embeddings of these cases when each is indexed with exactly this text, else None."""
+        rows = [self._row.get(str(c)) for c in case_ids]
+        if any(r is None for r in rows) or "text" not in self.metadata:
+            return None
+        indexed = self.metadata["text"].to_numpy()
+        if any(indexed[r] != t for r, t in zip(rows, texts)):
+            return None
+        return self.embeddings[rows]
 
     def excluded_rows(self, exclude: Exclude, near_duplicate: float = 0.95) -> np.ndarray:
         """Rows of the excluded case ids and of every case whose cosine to one of them is >= near_duplicate."""
