@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test test-all bench clean
+.PHONY: setup demo test test-all bench browser clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,17 @@ test: setup
 
 test-all: setup
 	$(BIN)/python -m pytest -q -m ''
+
+# The browser test (tests/test_browser.py) needs Debian's chromium and the playwright pip package; it skips
+# without them. `playwright install` downloads its own browser build, which cannot work here: never run it.
+browser: setup
+	@if [ -x /usr/bin/chromium ]; then echo "chromium: $$(/usr/bin/chromium --version 2>/dev/null)"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-liberation; \
+	else echo "no /usr/bin/chromium and no apt-get: the browser test will skip"; exit 1; fi
+	$(BIN)/pip install --quiet --disable-pip-version-check playwright
 
 bench: setup
 	$(BIN)/python bench/ingest.py

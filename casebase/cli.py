@@ -427,7 +427,7 @@ def evaluate(
         help="CSV of ticket_id,solution_message_id: the accepted post is the gold (forum-support's solutions.csv).")] = None,
     name: Annotated[Optional[str], typer.Option(help="Run name under eval/ [default: the time].")] = None,
     k: Annotated[int, typer.Option(min=1, help="Retrieved cases in +rag prompts.")] = 3,
-    max_new_tokens: Annotated[int, typer.Option(min=8, help="Longest reply.")] = 192,
+    max_new_tokens: Annotated[int, typer.Option(min=8, help="Longest reply (tokens).")] = 160,
     batch_size: Annotated[int, typer.Option(min=1, help="Prompts per generation batch.")] = 8,
     workspace: WorkspaceOpt = Path("workspace"),
     quiet: QuietOpt = False,
@@ -466,15 +466,112 @@ def print_evaluate(s: dict) -> None:
 
 
 @app.command()
+def suggest(
+    text: Annotated[str, typer.Argument(help="The ticket's message (body).")],
+    subject: Annotated[str, typer.Option(help="The ticket's subject.")] = "",
+    arm: Annotated[Optional[str], typer.Option(
+        help="retrieval, base, base+rag, standard, standard+rag or hybrid+rag [default: the best arm of the latest "
+             "evaluation, else base+rag].")] = None,
+    llm: Annotated[Optional[str], typer.Option(help="Base model spec (local, local:PATH, openai:URL#MODEL).")] = None,
+    k: Annotated[int, typer.Option(min=1, help="Past cases cited.")] = 3,
+    workspace: WorkspaceOpt = Path("workspace"),
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """A draft solution, urgency and category for a new ticket, with the past cases it rests on.
+
+    Example: `casebase suggest --workspace ws --subject "ATP" "Error BTE 01000821 when running ATP check"`
+    """
+    from casebase.serve.engine import Suggester
+
+    setup(quiet, as_json)
+    try:
+        engine = Suggester(Workspace.at(workspace, create=False), arm=arm, llm=llm, k=k)
+        answer = engine.suggest(subject, text)
+    except CasebaseError as err:
+        fail(err)
+    emit(answer, as_json, quiet, print_suggestion)
+
+
+def print_suggestion(a: dict) -> None:
+    if a["abstained"]:
+        out.print(f"[yellow]no similar past case[/] (best similarity {a['best_similarity']:.3f} < {a['threshold']:.3f}): "
+                  "no draft")
+    else:
+        out.print(f"[bold]draft[/] ({a['arm']}, {a['model']}):\n{a['solution']}")
+    for f in ("category", "urgency"):
+        conf = a[f].get("confidence")
+        out.print(f"{f}: {a[f]['value']}" + (f" (confidence {conf:.2f})" if conf is not None else ""))
+    for c in a["cited_cases"]:
+        out.print(f"  {c['score']:.3f} {c['case_id']}: {_short(c['problem'], 90)}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on; beyond loopback only with CASEBASE_TOKEN set.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    arm: Annotated[Optional[str], typer.Option(help="Generation arm [default: best evaluated, else base+rag].")] = None,
+    llm: Annotated[Optional[str], typer.Option(help="Base model spec (local, local:PATH, openai:URL#MODEL).")] = None,
+    workspace: WorkspaceOpt = Path("workspace"),
+) -> None:
+    """Serve the API (/api/..., OpenAPI at /docs) and the agents' page (/) over a workspace.
+
+    Write endpoints need `Authorization: Bearer $CASEBASE_TOKEN` when that variable is set.
+
+    Example: `casebase serve --workspace ws --port 8765`
+    """
+    import uvicorn
+
+    from casebase.serve.app import check_bind, create_app
+
+    try:
+        check_bind(host, os.environ.get("CASEBASE_TOKEN"))
+        application = create_app(Workspace.at(workspace, create=False), arm=arm, llm=llm)
+    except CasebaseError as err:
+        fail(err)
+    out.print(f"casebase serving {workspace} on http://{host}:{port}/ (arm {application.state.engine.arm}: "
+              f"{application.state.engine.reason}); Ctrl+C stops it")
+    uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+@app.command("export-feedback")
+def export_feedback(
+    out_file: Annotated[Path, typer.Option("--out", help="JSONL file to write.")] = Path("feedback-sft.jsonl"),
+    workspace: WorkspaceOpt = Path("workspace"),
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write accepted and edited answers from casebase.db as SFT-ready chat JSONL (the next training round).
+
+    Example: `casebase export-feedback --workspace ws --out feedback.jsonl`
+    """
+    from casebase.serve.store import Store
+
+    setup(quiet, as_json)
+    ws = Workspace.at(workspace, create=False)
+    if not (ws.root / "casebase.db").exists():
+        fail(CasebaseError(f"no casebase.db in {ws.root}: serve the workspace and collect feedback first "
+                           f"(`casebase serve --workspace {ws.root}`)"))
+    n = Store(ws.root / "casebase.db").export_feedback(out_file)
+    emit({"examples": n, "out": str(out_file)}, as_json, quiet,
+         lambda r: out.print(f"wrote {r['examples']} examples (accepted + edited answers) to {r['out']}"))
+
+
+@app.command()
 def demo(
     workspace: WorkspaceOpt = Path("workspace/demo"),
     tickets: Annotated[int, typer.Option("--tickets", min=20, help="Sample size.")] = 1500,
     seed: Annotated[int, typer.Option(help="Random seed of the sample.")] = 0,
     train_steps: Annotated[int, typer.Option(
         min=0, help="Steps of the small hybrid LoRA adapter trained at the end (0: skip training).")] = 8,
+    eval_tickets: Annotated[int, typer.Option(
+        min=0, help="Test tickets in the closing evaluation of retrieval, base+rag and hybrid+rag (0: skip).")] = 12,
+    serve_after: Annotated[bool, typer.Option(
+        "--serve/--no-serve", help="End by serving the demo workspace on 127.0.0.1 (Ctrl+C stops it).")] = True,
+    port: Annotated[int, typer.Option(help="Port for --serve.")] = 8000,
     quiet: QuietOpt = False,
 ) -> None:
-    """Run the pipeline on a synthetic sample: sample, ingest, extract, split, index, train; print a summary.
+    """Run the pipeline on a synthetic sample: sample, ingest, extract, split, index, train, evaluate, serve.
 
     Example: `casebase demo --workspace workspace/demo`
     """
@@ -488,17 +585,17 @@ def demo(
     ws = Workspace.at(workspace)
     raw = ws.root / "raw"
     try:
-        progress.log(f"[bold]1/6 sample[/]: writing {tickets} synthetic tickets to {raw}")
+        progress.log(f"[bold]1/7 sample[/]: writing {tickets} synthetic tickets to {raw}")
         s = write_sample(raw, n_tickets=tickets, seed=seed)
-        progress.log("[bold]2/6 ingest[/]: cleaning and redacting")
+        progress.log("[bold]2/7 ingest[/]: cleaning and redacting")
         manifest = ingest_run(ws, raw / "tickets.xlsx", raw / "history.xlsx", mapping="saleslogix")
         if not quiet:
             print_ingest(manifest, ws.root)
-        progress.log("[bold]3/6 extract[/]: problem and solution per ticket (heuristic)")
+        progress.log("[bold]3/7 extract[/]: problem and solution per ticket (heuristic)")
         ex = extract_run(ws)
-        progress.log("[bold]4/6 split[/]: train / val / test by time")
+        progress.log("[bold]4/7 split[/]: train / val / test by time")
         sp = split_run(ws)
-        progress.log("[bold]5/6 index[/]: MiniLM + BM25 over the train cases")
+        progress.log("[bold]5/7 index[/]: MiniLM + BM25 over the train cases")
         ix = build_index(ws)
         test = [json.loads(line) for line in (ws.root / "test.jsonl").read_text().splitlines()[:1]]
         hit = load_index(ws).search(test[0]["problem"], k=3) if test else None
@@ -507,9 +604,16 @@ def demo(
             from casebase.train import TrainConfig
             from casebase.train import run as train_run
 
-            progress.log(f"[bold]6/6 train[/]: a small hybrid (RAFT) LoRA adapter on SmolLM2-135M, {train_steps} steps")
+            progress.log(f"[bold]6/7 train[/]: a small hybrid (RAFT) LoRA adapter on SmolLM2-135M, {train_steps} steps")
             tr = train_run(ws, TrainConfig(method="hybrid", max_steps=train_steps, eval_every=max(1, train_steps // 2),
                                            save_every=train_steps, val_limit=8), overwrite=True)
+        ev = None
+        if eval_tickets:
+            from casebase.evaluate import run as evaluate_run
+
+            arms = "retrieval,base+rag" + (",hybrid+rag" if tr is not None else "")
+            progress.log(f"[bold]7/7 evaluate[/]: {arms} on {eval_tickets} test tickets")
+            ev = evaluate_run(ws, arms=arms, limit=eval_tickets, name="demo")
     except CasebaseError as err:
         fail(err)
     if not quiet:
@@ -525,7 +629,13 @@ def demo(
                 out.print(f"  {r['score']:.3f} {r['case_id']}: {r['problem'][:90]}")
         if tr is not None:
             print_train(tr)
+        if ev is not None:
+            print_evaluate(ev)
         out.print(f"[green]demo done[/]: {s['tickets']} tickets in {ws.root}")
+    if serve_after:
+        out.print(f"serving the demo on http://127.0.0.1:{port}/ (Ctrl+C stops it; the same on your own export: "
+                  f"`casebase serve --workspace WS`)")
+        serve(host="127.0.0.1", port=port, arm=None, llm=None, workspace=ws.root)
 
 
 if __name__ == "__main__":  # pragma: no cover

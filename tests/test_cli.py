@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from casebase.cli import app
 
 runner = CliRunner()
-COMMANDS = ["sample", "ingest", "extract", "split", "index", "search", "train", "merge", "demo"]
+COMMANDS = ["sample", "ingest", "extract", "split", "index", "search", "train", "merge", "evaluate", "suggest",
+            "serve", "export-feedback", "demo"]
 
 
 def test_help_lists_every_command():
@@ -57,7 +58,8 @@ def test_version():
 def test_demo_runs_on_a_tiny_sample(tmp_path):
     """The README's `make demo` path, small: sample -> ingest -> extract -> split -> index -> train (1 step)."""
     ws = tmp_path / "demo"
-    result = runner.invoke(app, ["demo", "--workspace", str(ws), "--tickets", "40", "--train-steps", "1"])
+    result = runner.invoke(app, ["demo", "--workspace", str(ws), "--tickets", "40", "--train-steps", "1",
+                                 "--eval-tickets", "1", "--no-serve"])
     assert result.exit_code == 0, result.output
     assert "demo done" in result.output
     manifest = json.loads((ws / "ingest.json").read_text())
@@ -70,3 +72,4 @@ def test_demo_runs_on_a_tiny_sample(tmp_path):
     assert (ws / "train.jsonl").exists() and (ws / "test.jsonl").read_text().strip()
     assert (ws / "index" / "embeddings.npy").exists() and "search, first test ticket" in result.output
     assert (ws / "models" / "hybrid" / "adapter_model.safetensors").exists() and "hybrid adapter on" in result.output
+    assert (ws / "eval" / "demo" / "report.html").exists() and "report:" in result.output

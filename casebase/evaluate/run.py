@@ -189,7 +189,7 @@ def score(arm: str, ticket: Ticket, answer: str, parsed, triage: dict, hit) -> d
 
 
 def run(ws: Workspace, arms: str | None = None, limit: int | None = None, llm: str | None = None,
-        name: str | None = None, gold_file: Path | None = None, k: int = 3, max_new_tokens: int = 192,
+        name: str | None = None, gold_file: Path | None = None, k: int = 3, max_new_tokens: int = 160,
         batch_size: int = 8, n_resamples: int = 2000) -> dict:
     """Generate and score every arm on the test tickets; write eval/<name>/ and return the summary."""
     from casebase.evaluate.report import summarise, write_report

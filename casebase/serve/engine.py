@@ -1,0 +1,175 @@
+"""Suggestions for a new ticket: retrieval, triage and a draft from the best evaluated arm.
+
+    engine = Suggester(ws)                       # loads the index and (lazily) the model once
+    engine.suggest("ATP check", "Error BTE 01000821 when running the ATP check")
+
+The arm: ``arm`` if given, else the best arm of the newest evaluation (``eval/*/summary.json``)
+whose adapter exists, else base+rag, else retrieval only. A ticket whose best match is below the
+index's calibrated threshold gets no draft (``abstained``): no invented solution. Generation goes
+through a ``Batcher`` so concurrent requests share model batches instead of queueing one by one.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from pathlib import Path
+
+from casebase.errors import CasebaseError
+from casebase.evaluate.run import ADAPTER, ARMS, DEFAULT_MAX_LENGTH
+from casebase.extract.heuristic import problem_text
+from casebase.llm.answer import TokenBudget, build_messages, parse_answer
+from casebase.progress import log
+from casebase.workspace import Workspace
+
+
+class Batcher:
+    """Collects concurrent ``generate`` calls for up to ``wait_s`` and runs them as one batch on one thread."""
+
+    def __init__(self, llm, max_new_tokens: int, batch_size: int = 8, wait_s: float = 0.02):
+        self.llm, self.max_new_tokens, self.batch_size, self.wait_s = llm, max_new_tokens, batch_size, wait_s
+        self.queue: queue.Queue = queue.Queue()
+        threading.Thread(target=self._loop, daemon=True, name="casebase-batcher").start()
+
+    def submit(self, messages) -> Future:
+        future: Future = Future()
+        self.queue.put((messages, future))
+        return future
+
+    def _loop(self) -> None:
+        while True:
+            batch = [self.queue.get()]
+            deadline = time.monotonic() + self.wait_s
+            while len(batch) < self.batch_size:
+                try:
+                    batch.append(self.queue.get(timeout=max(0.0, deadline - time.monotonic())))
+                except queue.Empty:
+                    break
+            try:
+                replies = self.llm.generate([m for m, _ in batch], max_new_tokens=self.max_new_tokens)
+                for (_, future), reply in zip(batch, replies):
+                    future.set_result(reply)
+            except Exception as error:  # one failed batch fails its requests, not the server
+                for _, future in batch:
+                    future.set_exception(error)
+
+
+def best_evaluated_arm(ws: Workspace) -> tuple[str | None, str | None]:
+    """(best arm, summary path) of the newest evaluation run, or (None, None)."""
+    runs = sorted((ws.root / "eval").glob("*/summary.json"), key=lambda p: p.stat().st_mtime) \
+        if (ws.root / "eval").exists() else []
+    for path in reversed(runs):
+        try:
+            summary = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        for arm in summary.get("ranking", []):
+            if arm in ARMS and (not ADAPTER.get(arm) or (ws.root / "models" / ADAPTER[arm] / "adapter_config.json").exists()):
+                return arm, str(path)
+    return None, None
+
+
+class Suggester:
+    def __init__(self, ws: Workspace, arm: str | None = None, llm: str | None = None, k: int = 3,
+                 max_new_tokens: int = 160, batch_size: int = 8):
+        from casebase.retrieve import load_index
+
+        self.ws, self.k, self.max_new_tokens, self.llm_spec = ws, k, max_new_tokens, llm
+        self.index = load_index(ws)
+        self.lock = threading.Lock()  # the index is swapped when cases are retained
+        reason = "set by --arm"
+        if arm is None:
+            arm, source = best_evaluated_arm(ws)
+            reason = f"best arm of the latest evaluation ({source})" if arm else "no evaluation yet: base+rag"
+            arm = arm or "base+rag"
+        if arm not in ARMS:
+            raise CasebaseError(f"--arm {arm!r}: choose from {', '.join(ARMS)}")
+        self.arm, self.reason = arm, reason
+        self.batch_size = batch_size
+        self._batcher: Batcher | None = None
+        self._budget: TokenBudget | None = None
+        self.model_name = "retrieval only" if arm == "retrieval" else None
+
+    def _generator(self) -> Batcher:
+        """Load the model on first use (once per process)."""
+        if self._batcher is None:
+            from casebase.llm import get_llm
+
+            adapter = ADAPTER.get(self.arm)
+            adapter_dir = self.ws.root / "models" / adapter if adapter else None
+            base, max_length = self.llm_spec or "local", DEFAULT_MAX_LENGTH
+            if adapter_dir is not None and (adapter_dir / "manifest.json").exists():
+                manifest = json.loads((adapter_dir / "manifest.json").read_text())
+                base = self.llm_spec or manifest.get("base", "local")
+                max_length = manifest.get("config", {}).get("max_length", max_length)
+            if base.startswith("openai:"):
+                url = base.partition("#")[0]
+                llm = get_llm(f"{url}#{adapter}" if adapter else base)
+            elif base == "fake":
+                llm = get_llm("fake")
+            else:
+                llm = get_llm(base, adapter=str(adapter_dir) if adapter_dir else None, batch_size=self.batch_size)
+            self._budget = TokenBudget.of(getattr(llm, "tokenizer", None), max_length - self.max_new_tokens)
+            self.model_name = llm.name
+            self._batcher = Batcher(llm, self.max_new_tokens, self.batch_size)
+            log(f"generation: {self.arm} with {llm.name} ({self.reason})")
+        return self._batcher
+
+    def search(self, text: str, k: int | None = None):
+        with self.lock:
+            index = self.index
+        return index.search(text, k=k or self.k)
+
+    def suggest(self, subject: str | None, body: str, arm: str | None = None) -> dict:
+        """The answer the API, CLI and page show; ``arm="retrieval"`` skips generation for this request."""
+        t0 = time.perf_counter()
+        arm = arm or self.arm
+        problem = problem_text(subject, body)
+        hit = self.search(problem)
+        t_search = time.perf_counter() - t0
+        cited = [{k: r[k] for k in ("case_id", "score", "problem", "solution", "category", "urgency")}
+                 for r in hit.results]
+        triage = {f: {"value": hit.triage[f]["value"], "confidence": hit.triage[f]["confidence"], "source": "neighbours"}
+                  for f in ("category", "urgency")}
+        answer = {"problem": problem, "arm": arm, "abstained": hit.abstained, "best_similarity": hit.best_similarity,
+                  "threshold": hit.threshold, "cited_cases": cited, "solution": None, "parsed": None,
+                  "category": triage["category"], "urgency": triage["urgency"],
+                  "model": "retrieval only" if arm == "retrieval" else None}
+        if hit.abstained:
+            answer["note"] = "no similar past case: no draft was generated"
+        elif arm == "retrieval":
+            answer["solution"] = cited[0]["solution"] if cited else None
+        else:
+            batcher = self._generator()
+            messages = build_messages(problem, cited if arm.endswith("+rag") else [], self._budget)
+            reply = batcher.submit(messages).result(timeout=600)
+            parsed = parse_answer(reply)
+            answer.update(solution=parsed.solution if parsed else reply.strip(), parsed=parsed is not None,
+                          model=self.model_name)
+            for field in ("category", "urgency"):
+                value = getattr(parsed, field) if parsed else None
+                if value:
+                    agrees = value == triage[field]["value"]
+                    answer[field] = {"value": value, "confidence": triage[field]["confidence"] if agrees else None,
+                                     "source": "model", "neighbours": triage[field]["value"]}
+        answer["timings_ms"] = {"search": round(1000 * t_search, 1), "total": round(1000 * (time.perf_counter() - t0), 1)}
+        return answer
+
+    def retain(self, case: dict) -> dict:
+        """Add a resolved case to the index (embedded and searchable at once, no restart)."""
+        import tempfile
+
+        from casebase.retrieve import add_to_index, load_index
+
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+            f.write(json.dumps(case) + "\n")
+        try:
+            with self.lock:
+                manifest = add_to_index(self.ws, Path(f.name), embedder=self.index.embedder)
+                self.index = load_index(self.ws, embedder=self.index.embedder)
+        finally:
+            Path(f.name).unlink(missing_ok=True)
+        return {"case_id": case["ticket_id"], "cases": manifest["counts"]["cases"]}
