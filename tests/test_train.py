@@ -74,6 +74,9 @@ def test_answer_round_trip_and_tolerant_parse():
     assert parse_answer(messy) == Answer("Open the period in OB52.", "Finance", "High")
     assert parse_answer("I think you should restart the server.") is None
     assert parse_answer("Category: Finance\nSolution:   ") is None
+    echo = "Category: <category>\nUrgency: <urgency>\nSolution: <the steps that solve the ticket>"
+    assert parse_answer(echo) is None  # the format echoed back is not an answer
+    assert parse_answer("Category: <category>\nSolution: Run <transaction> SE38.") == Answer("Run <transaction> SE38.")
 
 
 def cases(n=3, words=60):

@@ -96,6 +96,7 @@ def _label(value: Any) -> str:
     return " ".join(str(value).split())
 
 
+_PLACEHOLDER = re.compile(r"<[^<>]{0,60}>")
 _LINE = re.compile(r"^\s*\**\s*(category|urgency|solution)\s*\**\s*:\s*\**\s*(.*)$", re.IGNORECASE)
 
 
@@ -116,12 +117,12 @@ def parse_answer(text: str) -> Answer | None:
         elif current == "solution":
             fields[current].append(line.strip())
     solution = " ".join(" ".join(fields.get("solution", [])).split())
-    if not solution:
+    if not solution or _PLACEHOLDER.fullmatch(solution):  # an echo of the format is no answer
         return None
 
     def label(name: str) -> str | None:
         value = " ".join(fields.get(name, [])).strip()
-        return None if not value or value.lower() == UNKNOWN else value
+        return None if not value or value.lower() == UNKNOWN or _PLACEHOLDER.fullmatch(value) else value
 
     return Answer(solution, label("category"), label("urgency"))
 

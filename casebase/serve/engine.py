@@ -27,16 +27,17 @@ from casebase.workspace import Workspace
 
 
 class Batcher:
-    """Collects concurrent ``generate`` calls for up to ``wait_s`` and runs them as one batch on one thread."""
+    """Collects concurrent calls for up to ``wait_s`` and runs them as one batch ``fn(items) -> results`` on one
+    thread: generation shares model batches, and search shares one embedding pass (no thread oversubscription)."""
 
-    def __init__(self, llm, max_new_tokens: int, batch_size: int = 8, wait_s: float = 0.02):
-        self.llm, self.max_new_tokens, self.batch_size, self.wait_s = llm, max_new_tokens, batch_size, wait_s
+    def __init__(self, fn, batch_size: int = 8, wait_s: float = 0.02, name: str = "batcher"):
+        self.fn, self.batch_size, self.wait_s = fn, batch_size, wait_s
         self.queue: queue.Queue = queue.Queue()
-        threading.Thread(target=self._loop, daemon=True, name="casebase-batcher").start()
+        threading.Thread(target=self._loop, daemon=True, name=f"casebase-{name}").start()
 
-    def submit(self, messages) -> Future:
+    def submit(self, item) -> Future:
         future: Future = Future()
-        self.queue.put((messages, future))
+        self.queue.put((item, future))
         return future
 
     def _loop(self) -> None:
@@ -49,9 +50,9 @@ class Batcher:
                 except queue.Empty:
                     break
             try:
-                replies = self.llm.generate([m for m, _ in batch], max_new_tokens=self.max_new_tokens)
-                for (_, future), reply in zip(batch, replies):
-                    future.set_result(reply)
+                results = self.fn([item for item, _ in batch])
+                for (_, future), result in zip(batch, results):
+                    future.set_result(result)
             except Exception as error:  # one failed batch fails its requests, not the server
                 for _, future in batch:
                     future.set_exception(error)
@@ -92,6 +93,7 @@ class Suggester:
         self._batcher: Batcher | None = None
         self._budget: TokenBudget | None = None
         self.model_name = "retrieval only" if arm == "retrieval" else None
+        self._searcher = Batcher(self._search_batch, batch_size=32, wait_s=0.002, name="search")
 
     def _generator(self) -> Batcher:
         """Load the model on first use (once per process)."""
@@ -114,14 +116,23 @@ class Suggester:
                 llm = get_llm(base, adapter=str(adapter_dir) if adapter_dir else None, batch_size=self.batch_size)
             self._budget = TokenBudget.of(getattr(llm, "tokenizer", None), max_length - self.max_new_tokens)
             self.model_name = llm.name
-            self._batcher = Batcher(llm, self.max_new_tokens, self.batch_size)
+            self._batcher = Batcher(lambda prompts: llm.generate(prompts, max_new_tokens=self.max_new_tokens),
+                                    self.batch_size, name="generate")
             log(f"generation: {self.arm} with {llm.name} ({self.reason})")
         return self._batcher
 
     def search(self, text: str, k: int | None = None):
+        """One search; concurrent ones share a batch (one embedding pass) through the search batcher."""
+        return self._searcher.submit((text, k or self.k)).result(timeout=120)
+
+    def _search_batch(self, items: list[tuple[str, int]]) -> list:
         with self.lock:
             index = self.index
-        return index.search(text, k=k or self.k)
+        depth = max(k for _, k in items)
+        hits = index.search_many([text for text, _ in items], k=depth)
+        for hit, (_, k) in zip(hits, items):
+            hit.results = hit.results[:k]
+        return hits
 
     def suggest(self, subject: str | None, body: str, arm: str | None = None) -> dict:
         """The answer the API, CLI and page show; ``arm="retrieval"`` skips generation for this request."""
