@@ -14,10 +14,11 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from casebase import __version__, progress
 from casebase.errors import CasebaseError
+from casebase.render import (out, print_evaluate, print_index, print_ingest, print_search, print_suggestion,
+                             print_train)
 from casebase.workspace import Workspace
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -32,7 +33,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console()
 
 WorkspaceOpt = Annotated[Path, typer.Option(
     "--workspace", "-w", envvar="CASEBASE_WORKSPACE", help="Workspace directory (env CASEBASE_WORKSPACE).",
@@ -117,25 +117,6 @@ def ingest(
     except CasebaseError as err:
         fail(err)
     emit(manifest, as_json, quiet, lambda m: print_ingest(m, workspace))
-
-
-def print_ingest(m: dict, workspace: Path) -> None:
-    c = m["counts"]
-    table = Table(title=f"ingest ({m['config']['mapping']['name']} mapping)", show_header=True)
-    for col in ("rows", "in", "out", "quarantined"):
-        table.add_column(col, justify="right" if col != "rows" else "left")
-    for key, label in (("tickets", "tickets"), ("messages", "history messages"),
-                       ("messages_from_ticket_body", "messages from ticket body")):
-        if c[key]["in"]:
-            table.add_row(label, str(c[key]["in"]), str(c[key]["out"]), str(c[key]["quarantined"]))
-    out.print(table)
-    red = ", ".join(f"{k} {v}" for k, v in sorted(c["redacted"].items())) or "nothing"
-    out.print(f"redacted: {red}")
-    for w in m["warnings"]:
-        out.print(f"[yellow]warning:[/] {w}")
-    out.print(f"wrote {workspace}/tickets.parquet, messages.parquet ({c['messages_total_out']} messages), "
-              f"quarantine.csv; manifest {workspace}/ingest.json "
-              f"({m['timings_s']['messages_per_s']:.0f} messages/s)")
 
 
 @app.command()
@@ -240,22 +221,6 @@ def index(
     emit(manifest, as_json, quiet, print_index)
 
 
-def print_index(m: dict) -> None:
-    c, a = m["counts"], m["abstain"]
-    if m.get("skipped"):
-        out.print(f"index up to date: {c['cases']} cases ({m['config']['model']}); --force rebuilds")
-        return
-    if "added" in c:
-        out.print(f"added {c['added']} cases: the index now holds {c['cases']} ({m['timings_s']['total']:.1f} s)")
-        return
-    how = (f"{a['quantile']:.0%} quantile of best-match similarity over {a['val_cases']} val cases"
-           if a["method"] == "val-quantile" else a["reason"])
-    out.print(f"indexed {c['cases']} cases ({m['config']['text']}; {m['config']['model']}, dim {c['dimension']}; "
-              f"{c['embedded']} embedded, {c['reused_embeddings']} reused) -> {m['outputs']['index']}")
-    out.print(f"search: {m['ann']['kind']}; BM25 vocabulary {c['bm25_vocabulary']}; abstain below cosine "
-              f"{a['threshold']:.3f} ({how}); {m['timings_s']['total']:.1f} s")
-
-
 @app.command()
 def search(
     text: Annotated[Optional[str], typer.Argument(help="The new ticket's text.")] = None,
@@ -315,28 +280,6 @@ def _read_queries(path: Path) -> list[dict]:
     return [{"id": r.get("id", r["_line"]), "text": r["text"], "exclude_id": r.get("exclude_id")} for r in rows]
 
 
-def print_search(r: dict) -> None:
-    if r["abstained"]:
-        out.print(f"no similar past case (best similarity {r['best_similarity']:.2f} is below the calibrated "
-                  f"threshold {r['threshold']:.2f})")
-        return
-    table = Table(title=f"similar past cases ({r['mode']})", show_lines=True)
-    for col in ("#", "case", "score", "category", "urgency", "problem", "solution"):
-        table.add_column(col, overflow="fold", justify="right" if col in ("#", "score") else "left")
-    for hit in r["results"]:
-        table.add_row(str(hit["rank"]), str(hit["case_id"]), f"{hit['score']:.3f}", str(hit["category"] or ""),
-                      str(hit["urgency"] or ""), _short(hit["problem"], 100), _short(hit["solution"], 160))
-    out.print(table)
-    tri = r["triage"]
-    out.print("triage: " + "; ".join(f"{f} {tri[f]['value']} ({tri[f]['confidence']:.0%})"
-                                     for f in ("category", "urgency") if tri[f]["value"] is not None))
-
-
-def _short(text: str | None, n: int) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
 @app.command()
 def train(
     method: Annotated[Optional[str], typer.Option(
@@ -379,16 +322,6 @@ def train(
         fail(err)
     if manifest:
         emit(manifest, as_json, quiet, print_train)
-
-
-def print_train(m: dict) -> None:
-    loss, c, t = m["loss"], m["counts"], m["timings_s"]
-    verdict = "[green]below[/]" if loss["val_best"] < loss["val_start"] else "[red]not below[/]"
-    out.print(f"{m['method']} adapter on {m['base_model']}: {c['steps']} steps, {c['train_examples']} train examples, "
-              f"{t['tokens_per_s']:.0f} tokens/s ({t['total']:.0f} s in all)")
-    out.print(f"val loss {loss['val_start']:.4f} -> best {loss['val_best']:.4f} at step {loss['best_step']} "
-              f"({verdict} the start){'; stopped early' if m['stopped_early'] else ''}")
-    out.print(f"-> {m['outputs']['adapter']} (curves: {m['outputs']['plot']})")
 
 
 @app.command()
@@ -451,20 +384,6 @@ def evaluate(
     emit(summary, as_json, quiet, print_evaluate)
 
 
-def print_evaluate(s: dict) -> None:
-    table = Table(title=f"evaluation {s['run']}: {s['tickets']} test tickets (95% bootstrap intervals)")
-    for col in ("arm", "ROUGE-L", "token F1", "chrF", "cosine", "parsed", "category acc."):
-        table.add_column(col, justify="left" if col == "arm" else "right")
-    cat = s["triage"].get("category", {})
-    for arm, a in s["arms_summary"].items():
-        fmt = lambda m, d=3: f"{a[m]['mean']:.{d}f} [{a[m]['low']:.{d}f}, {a[m]['high']:.{d}f}]"  # noqa: E731
-        table.add_row(arm + (" *" if arm == s["best_arm"] else ""), fmt("rouge_l"), fmt("token_f1"), fmt("chrf", 1),
-                      fmt("embedding_cosine"), f"{a['parse_rate']:.0%}",
-                      f"{cat[arm]['accuracy']['mean']:.3f}" if arm in cat else "-")
-    out.print(table)
-    out.print(f"best on {s['primary_metric']}: {s['best_arm']} (*); report: {s['outputs']['report']}")
-
-
 @app.command()
 def suggest(
     text: Annotated[str, typer.Argument(help="The ticket's message (body).")],
@@ -491,19 +410,6 @@ def suggest(
     except CasebaseError as err:
         fail(err)
     emit(answer, as_json, quiet, print_suggestion)
-
-
-def print_suggestion(a: dict) -> None:
-    if a["abstained"]:
-        out.print(f"[yellow]no similar past case[/] (best similarity {a['best_similarity']:.3f} < {a['threshold']:.3f}): "
-                  "no draft")
-    else:
-        out.print(f"[bold]draft[/] ({a['arm']}, {a['model']}):\n{a['solution']}")
-    for f in ("category", "urgency"):
-        conf = a[f].get("confidence")
-        out.print(f"{f}: {a[f]['value']}" + (f" (confidence {conf:.2f})" if conf is not None else ""))
-    for c in a["cited_cases"]:
-        out.print(f"  {c['score']:.3f} {c['case_id']}: {_short(c['problem'], 90)}")
 
 
 @app.command()
@@ -575,63 +481,14 @@ def demo(
 
     Example: `casebase demo --workspace workspace/demo`
     """
-    from casebase.extract import run as extract_run
-    from casebase.ingest import run as ingest_run
-    from casebase.retrieve import build_index, load_index
-    from casebase.sample import write_sample
-    from casebase.split import run as split_run
+    from casebase.demo import run
 
     setup(quiet, False)
     ws = Workspace.at(workspace)
-    raw = ws.root / "raw"
     try:
-        progress.log(f"[bold]1/7 sample[/]: writing {tickets} synthetic tickets to {raw}")
-        s = write_sample(raw, n_tickets=tickets, seed=seed)
-        progress.log("[bold]2/7 ingest[/]: cleaning and redacting")
-        manifest = ingest_run(ws, raw / "tickets.xlsx", raw / "history.xlsx", mapping="saleslogix")
-        if not quiet:
-            print_ingest(manifest, ws.root)
-        progress.log("[bold]3/7 extract[/]: problem and solution per ticket (heuristic)")
-        ex = extract_run(ws)
-        progress.log("[bold]4/7 split[/]: train / val / test by time")
-        sp = split_run(ws)
-        progress.log("[bold]5/7 index[/]: MiniLM + BM25 over the train cases")
-        ix = build_index(ws)
-        test = [json.loads(line) for line in (ws.root / "test.jsonl").read_text().splitlines()[:1]]
-        hit = load_index(ws).search(test[0]["problem"], k=3) if test else None
-        tr = None
-        if train_steps:
-            from casebase.train import TrainConfig
-            from casebase.train import run as train_run
-
-            progress.log(f"[bold]6/7 train[/]: a small hybrid (RAFT) LoRA adapter on SmolLM2-135M, {train_steps} steps")
-            tr = train_run(ws, TrainConfig(method="hybrid", max_steps=train_steps, eval_every=max(1, train_steps // 2),
-                                           save_every=train_steps, val_limit=8), overwrite=True)
-        ev = None
-        if eval_tickets:
-            from casebase.evaluate import run as evaluate_run
-
-            arms = "retrieval,base+rag" + (",hybrid+rag" if tr is not None else "")
-            progress.log(f"[bold]7/7 evaluate[/]: {arms} on {eval_tickets} test tickets")
-            ev = evaluate_run(ws, arms=arms, limit=eval_tickets, name="demo")
+        run(ws, tickets=tickets, seed=seed, train_steps=train_steps, eval_tickets=eval_tickets, quiet=quiet)
     except CasebaseError as err:
         fail(err)
-    if not quiet:
-        c = ex["counts"]
-        out.print(f"extract: {c['cases']} cases, {c['resolved']} resolved, {c['unresolved']} not")
-        c = sp["counts"]
-        out.print(f"split: train {c['train']}, val {c['val']}, test {c['test']} "
-                  f"(near-duplicates of test removed: {sum(c['near_duplicates_removed'].values())})")
-        out.print(f"index: {ix['counts'].get('cases', ix['counts'])} cases in {ws.root / 'index'}")
-        if hit is not None:
-            out.print(f"search, first test ticket: {test[0]['problem'][:100]!r}")
-            for r in hit.results:
-                out.print(f"  {r['score']:.3f} {r['case_id']}: {r['problem'][:90]}")
-        if tr is not None:
-            print_train(tr)
-        if ev is not None:
-            print_evaluate(ev)
-        out.print(f"[green]demo done[/]: {s['tickets']} tickets in {ws.root}")
     if serve_after:
         out.print(f"serving the demo on http://127.0.0.1:{port}/ (Ctrl+C stops it; the same on your own export: "
                   f"`casebase serve --workspace WS`)")

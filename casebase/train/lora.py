@@ -36,7 +36,7 @@ from casebase.errors import CasebaseError
 from casebase.progress import log, track
 from casebase.train.config import TrainConfig
 from casebase.train.data import answer_loss, build_examples, collate, encode, read_split
-from casebase.workspace import Workspace, file_sha256, write_manifest
+from casebase.workspace import Workspace, write_manifest
 
 STATE_FILE = "trainer_state.pt"
 # Fields that may change between a run and its --resume; any other change makes the checkpoint invalid.

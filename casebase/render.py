@@ -1,0 +1,104 @@
+"""How the CLI prints each stage's result (rich), kept apart from the commands themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+out = Console()
+
+
+def print_ingest(m: dict, workspace: Path) -> None:
+    c = m["counts"]
+    table = Table(title=f"ingest ({m['config']['mapping']['name']} mapping)", show_header=True)
+    for col in ("rows", "in", "out", "quarantined"):
+        table.add_column(col, justify="right" if col != "rows" else "left")
+    for key, label in (("tickets", "tickets"), ("messages", "history messages"),
+                       ("messages_from_ticket_body", "messages from ticket body")):
+        if c[key]["in"]:
+            table.add_row(label, str(c[key]["in"]), str(c[key]["out"]), str(c[key]["quarantined"]))
+    out.print(table)
+    red = ", ".join(f"{k} {v}" for k, v in sorted(c["redacted"].items())) or "nothing"
+    out.print(f"redacted: {red}")
+    for w in m["warnings"]:
+        out.print(f"[yellow]warning:[/] {w}")
+    out.print(f"wrote {workspace}/tickets.parquet, messages.parquet ({c['messages_total_out']} messages), "
+              f"quarantine.csv; manifest {workspace}/ingest.json "
+              f"({m['timings_s']['messages_per_s']:.0f} messages/s)")
+
+
+def print_index(m: dict) -> None:
+    c, a = m["counts"], m["abstain"]
+    if m.get("skipped"):
+        out.print(f"index up to date: {c['cases']} cases ({m['config']['model']}); --force rebuilds")
+        return
+    if "added" in c:
+        out.print(f"added {c['added']} cases: the index now holds {c['cases']} ({m['timings_s']['total']:.1f} s)")
+        return
+    how = (f"{a['quantile']:.0%} quantile of best-match similarity over {a['val_cases']} val cases"
+           if a["method"] == "val-quantile" else a["reason"])
+    out.print(f"indexed {c['cases']} cases ({m['config']['text']}; {m['config']['model']}, dim {c['dimension']}; "
+              f"{c['embedded']} embedded, {c['reused_embeddings']} reused) -> {m['outputs']['index']}")
+    out.print(f"search: {m['ann']['kind']}; BM25 vocabulary {c['bm25_vocabulary']}; abstain below cosine "
+              f"{a['threshold']:.3f} ({how}); {m['timings_s']['total']:.1f} s")
+
+
+def print_search(r: dict) -> None:
+    if r["abstained"]:
+        out.print(f"no similar past case (best similarity {r['best_similarity']:.2f} is below the calibrated "
+                  f"threshold {r['threshold']:.2f})")
+        return
+    table = Table(title=f"similar past cases ({r['mode']})", show_lines=True)
+    for col in ("#", "case", "score", "category", "urgency", "problem", "solution"):
+        table.add_column(col, overflow="fold", justify="right" if col in ("#", "score") else "left")
+    for hit in r["results"]:
+        table.add_row(str(hit["rank"]), str(hit["case_id"]), f"{hit['score']:.3f}", str(hit["category"] or ""),
+                      str(hit["urgency"] or ""), _short(hit["problem"], 100), _short(hit["solution"], 160))
+    out.print(table)
+    tri = r["triage"]
+    out.print("triage: " + "; ".join(f"{f} {tri[f]['value']} ({tri[f]['confidence']:.0%})"
+                                     for f in ("category", "urgency") if tri[f]["value"] is not None))
+
+
+def _short(text: str | None, n: int) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def print_train(m: dict) -> None:
+    loss, c, t = m["loss"], m["counts"], m["timings_s"]
+    verdict = "[green]below[/]" if loss["val_best"] < loss["val_start"] else "[red]not below[/]"
+    out.print(f"{m['method']} adapter on {m['base_model']}: {c['steps']} steps, {c['train_examples']} train examples, "
+              f"{t['tokens_per_s']:.0f} tokens/s ({t['total']:.0f} s in all)")
+    out.print(f"val loss {loss['val_start']:.4f} -> best {loss['val_best']:.4f} at step {loss['best_step']} "
+              f"({verdict} the start){'; stopped early' if m['stopped_early'] else ''}")
+    out.print(f"-> {m['outputs']['adapter']} (curves: {m['outputs']['plot']})")
+
+
+def print_evaluate(s: dict) -> None:
+    table = Table(title=f"evaluation {s['run']}: {s['tickets']} test tickets (95% bootstrap intervals)")
+    for col in ("arm", "ROUGE-L", "token F1", "chrF", "cosine", "parsed", "category acc."):
+        table.add_column(col, justify="left" if col == "arm" else "right")
+    cat = s["triage"].get("category", {})
+    for arm, a in s["arms_summary"].items():
+        fmt = lambda m, d=3: f"{a[m]['mean']:.{d}f} [{a[m]['low']:.{d}f}, {a[m]['high']:.{d}f}]"  # noqa: E731
+        table.add_row(arm + (" *" if arm == s["best_arm"] else ""), fmt("rouge_l"), fmt("token_f1"), fmt("chrf", 1),
+                      fmt("embedding_cosine"), f"{a['parse_rate']:.0%}",
+                      f"{cat[arm]['accuracy']['mean']:.3f}" if arm in cat else "-")
+    out.print(table)
+    out.print(f"best on {s['primary_metric']}: {s['best_arm']} (*); report: {s['outputs']['report']}")
+
+
+def print_suggestion(a: dict) -> None:
+    if a["abstained"]:
+        out.print(f"[yellow]no similar past case[/] (best similarity {a['best_similarity']:.3f} < {a['threshold']:.3f}): "
+                  "no draft")
+    else:
+        out.print(f"[bold]draft[/] ({a['arm']}, {a['model']}):\n{a['solution']}")
+    for f in ("category", "urgency"):
+        conf = a[f].get("confidence")
+        out.print(f"{f}: {a[f]['value']}" + (f" (confidence {conf:.2f})" if conf is not None else ""))
+    for c in a["cited_cases"]:
+        out.print(f"  {c['score']:.3f} {c['case_id']}: {_short(c['problem'], 90)}")
