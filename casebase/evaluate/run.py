@@ -135,30 +135,33 @@ def _label(value) -> str | None:
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value).strip()
 
 
-def generate_arm(arm: str, tickets: list[Ticket], contexts: list[list[dict]], ws: Workspace, llm_spec: str | None,
-                 cache: JsonlCache, max_new_tokens: int, batch_size: int) -> list[str]:
-    """Replies of one LLM arm for every ticket, from the cache where present."""
+def arm_llm(ws: Workspace, arm: str, llm_spec: str | None, batch_size: int = 8):
+    """(LLM, training max_length) of an LLM arm: the adapter's own base model unless ``llm_spec`` overrides it.
+
+    With ``openai:URL#MODEL``, adapter arms ask the model named after the adapter (vLLM --lora-modules);
+    ``fake`` stands in for every arm (tests, dry runs)."""
     from casebase.llm import get_llm
 
     adapter = ADAPTER[arm]
-    rag = arm.endswith("+rag")
     adapter_dir = ws.root / "models" / adapter if adapter else None
-    max_length = DEFAULT_MAX_LENGTH
-    base = llm_spec or "local"
-    if adapter_dir is not None:
-        manifest = json.loads((adapter_dir / "manifest.json").read_text()) if (adapter_dir / "manifest.json").exists() else {}
-        max_length = manifest.get("config", {}).get("max_length", max_length)
+    base, max_length = llm_spec or "local", DEFAULT_MAX_LENGTH
+    if adapter_dir is not None and (adapter_dir / "manifest.json").exists():
+        manifest = json.loads((adapter_dir / "manifest.json").read_text())
         base = llm_spec or manifest.get("base", "local")
+        max_length = manifest.get("config", {}).get("max_length", max_length)
     if base.startswith("openai:"):
-        url, _, model = base.partition("#")
-        llm = get_llm(f"{url}#{adapter}" if adapter else base)
-        tokenizer = None
-    elif base == "fake":  # tests and dry runs: one fake model stands in for every arm
-        llm, tokenizer = get_llm("fake"), None
-    else:
-        llm = get_llm(base, adapter=str(adapter_dir) if adapter_dir else None, batch_size=batch_size)
-        tokenizer = getattr(llm, "tokenizer", None)
-    budget = TokenBudget.of(tokenizer, max_length - max_new_tokens)
+        return get_llm(f"{base.partition('#')[0]}#{adapter}" if adapter else base), max_length
+    if base == "fake":
+        return get_llm("fake"), max_length
+    return get_llm(base, adapter=str(adapter_dir) if adapter_dir else None, batch_size=batch_size), max_length
+
+
+def generate_arm(arm: str, tickets: list[Ticket], contexts: list[list[dict]], ws: Workspace, llm_spec: str | None,
+                 cache: JsonlCache, max_new_tokens: int, batch_size: int) -> list[str]:
+    """Replies of one LLM arm for every ticket, from the cache where present."""
+    rag = arm.endswith("+rag")
+    llm, max_length = arm_llm(ws, arm, llm_spec, batch_size)
+    budget = TokenBudget.of(getattr(llm, "tokenizer", None), max_length - max_new_tokens)
     messages = [build_messages(t.text, ctx if rag else [], budget) for t, ctx in zip(tickets, contexts)]
     keys = [content_key(arm, llm.name, m, max_new_tokens, PROMPT_VERSION) for m in messages]
     todo = [i for i, key in enumerate(keys) if cache.get(key) is None]

@@ -19,7 +19,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from casebase.errors import CasebaseError
-from casebase.evaluate.run import ADAPTER, ARMS, DEFAULT_MAX_LENGTH
+from casebase.evaluate.run import ADAPTER, ARMS, arm_llm
 from casebase.extract.heuristic import problem_text
 from casebase.llm.answer import TokenBudget, build_messages, parse_answer
 from casebase.progress import log
@@ -98,22 +98,7 @@ class Suggester:
     def _generator(self) -> Batcher:
         """Load the model on first use (once per process)."""
         if self._batcher is None:
-            from casebase.llm import get_llm
-
-            adapter = ADAPTER.get(self.arm)
-            adapter_dir = self.ws.root / "models" / adapter if adapter else None
-            base, max_length = self.llm_spec or "local", DEFAULT_MAX_LENGTH
-            if adapter_dir is not None and (adapter_dir / "manifest.json").exists():
-                manifest = json.loads((adapter_dir / "manifest.json").read_text())
-                base = self.llm_spec or manifest.get("base", "local")
-                max_length = manifest.get("config", {}).get("max_length", max_length)
-            if base.startswith("openai:"):
-                url = base.partition("#")[0]
-                llm = get_llm(f"{url}#{adapter}" if adapter else base)
-            elif base == "fake":
-                llm = get_llm("fake")
-            else:
-                llm = get_llm(base, adapter=str(adapter_dir) if adapter_dir else None, batch_size=self.batch_size)
+            llm, max_length = arm_llm(self.ws, self.arm, self.llm_spec, self.batch_size)
             self._budget = TokenBudget.of(getattr(llm, "tokenizer", None), max_length - self.max_new_tokens)
             self.model_name = llm.name
             self._batcher = Batcher(lambda prompts: llm.generate(prompts, max_new_tokens=self.max_new_tokens),
