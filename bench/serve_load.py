@@ -3,11 +3,15 @@
     .venv/bin/python bench/serve_load.py [--workspace WS]          # retrieval-only, then generation
     .venv/bin/python bench/serve_load.py --skip-generation          # retrieval-only (about a minute)
     .venv/bin/python bench/serve_load.py --gen-requests 2           # a short generation scenario
+    .venv/bin/python bench/serve_load.py --skip-generation --index-model fake:384   # the stack without the MiniLM cost
 
 Workspace: --workspace, else /tmp/ws-forum when it has index/manifest.json, else a small one built
 here in a temporary folder (300 synthetic tickets: sample -> ingest -> extract -> split -> index, as
 `casebase demo` does). The server runs on a temporary copy of the workspace (models/ linked, not
 copied), so the suggestions it stores in casebase.db never land in the workspace itself.
+--index-model re-indexes that copy with another embedder first (`casebase index --model` semantics):
+`fake:384`, the hashing test embedder (well under 1 ms a query), gives the floor of the HTTP stack,
+search, triage and SQLite when the query encoder costs next to nothing; quality is not measured here.
 
 The server is `python -m casebase serve --workspace WS --port P` in a subprocess on 127.0.0.1, without
 CASEBASE_TOKEN. The client is closed-loop: N threads, one httpx.Client each, share a fixed number of
@@ -213,6 +217,7 @@ def main() -> None:
     ap.add_argument("--serve-arm", help="--arm for `casebase serve` [default: the server's own choice]")
     ap.add_argument("--timeout", type=float, default=600, help="per-request timeout (s) for generation")
     ap.add_argument("--warmup", type=int, default=20, help="retrieval requests before measuring")
+    ap.add_argument("--index-model", help="re-index the served copy with this embedder first (e.g. fake:384)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "serve_load.json")
     args = ap.parse_args()
     levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
@@ -235,6 +240,14 @@ def main() -> None:
         if not (source / "index" / "manifest.json").exists():
             raise SystemExit(f"{source} has no index: run `casebase index --workspace {source}` first")
         ws = serving_copy(source, tmp / "served")
+        if args.index_model:
+            from casebase import progress
+            from casebase.retrieve import build_index
+            from casebase.workspace import Workspace
+
+            progress.set_enabled(False)
+            build_index(Workspace.at(ws), model=args.index_model, force=True)
+            result["index_model"] = args.index_model
         texts = ticket_texts(ws)
         result["workspace"] = str(source)
         result["ticket_texts"] = len(texts)

@@ -389,7 +389,7 @@ def suggest(
     text: Annotated[str, typer.Argument(help="The ticket's message (body).")],
     subject: Annotated[str, typer.Option(help="The ticket's subject.")] = "",
     arm: Annotated[Optional[str], typer.Option(
-        help="retrieval, base, base+rag, standard, standard+rag or hybrid+rag [default: the best arm of the latest "
+        help="retrieval, base, base+rag, standard, standard+rag or hybrid+rag [default: the recommended arm of the latest "
              "evaluation, else base+rag].")] = None,
     llm: Annotated[Optional[str], typer.Option(help="Base model spec (local, local:PATH, openai:URL#MODEL).")] = None,
     k: Annotated[int, typer.Option(min=1, help="Past cases cited.")] = 3,
@@ -416,7 +416,7 @@ def suggest(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on; beyond loopback only with CASEBASE_TOKEN set.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
-    arm: Annotated[Optional[str], typer.Option(help="Generation arm [default: best evaluated, else base+rag].")] = None,
+    arm: Annotated[Optional[str], typer.Option(help="Generation arm [default: recommended by the latest evaluation, else base+rag].")] = None,
     llm: Annotated[Optional[str], typer.Option(help="Base model spec (local, local:PATH, openai:URL#MODEL).")] = None,
     workspace: WorkspaceOpt = Path("workspace"),
 ) -> None:

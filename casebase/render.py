@@ -88,7 +88,8 @@ def print_evaluate(s: dict) -> None:
                       fmt("embedding_cosine"), f"{a['parse_rate']:.0%}",
                       f"{cat[arm]['accuracy']['mean']:.3f}" if arm in cat else "-")
     out.print(table)
-    out.print(f"best on {s['primary_metric']}: {s['best_arm']} (*); report: {s['outputs']['report']}")
+    out.print(f"highest mean {s['primary_metric']}: {s['best_arm']} (*); serving default: {s['recommended']} "
+              f"({s['recommended_reason']}); report: {s['outputs']['report']}")
 
 
 def print_suggestion(a: dict) -> None:

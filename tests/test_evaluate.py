@@ -79,6 +79,20 @@ def eval_ws(ws):
     return ws
 
 
+def test_recommended_arm_needs_a_paired_interval_above_zero():
+    from casebase.evaluate.report import recommend
+
+    def summary(lows):
+        return {"paired": {"vs retrieval": {a: {"rouge_l": {"low": low}} for a, low in lows.items()}}}
+
+    ranked = ["base", "hybrid+rag", "retrieval"]  # base has the highest mean, inside the noise
+    arm, reason = recommend(summary({"base": -0.005, "hybrid+rag": -0.01}), ranked)
+    assert arm == "retrieval" and "no arm beats retrieval" in reason
+    arm, _ = recommend(summary({"base": -0.005, "hybrid+rag": 0.002}), ranked)
+    assert arm == "hybrid+rag"  # the best arm whose interval clears 0, not the best mean
+    assert recommend({"paired": {}}, ["base+rag", "base"])[0] == "base+rag"  # no retrieval arm: best mean
+
+
 def test_evaluate_with_a_fake_llm_writes_results_summary_and_a_safe_report(eval_ws):
     from casebase.evaluate import run
     from casebase.llm import clear_cache, get_llm
@@ -101,6 +115,7 @@ def test_evaluate_with_a_fake_llm_writes_results_summary_and_a_safe_report(eval_
     assert summary["triage"]["category"]["retrieval"]["n"] == 3
     saved = json.loads((out / "summary.json").read_text())
     assert saved["best_arm"] in saved["arms"] and (out / "manifest.json").exists()
+    assert saved["recommended"] in saved["arms"] and saved["recommended_reason"]
     html = (out / "report.html").read_text()
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
     assert "<img src=x" not in html and "src=\"http" not in html  # escaped, and nothing loaded from the web

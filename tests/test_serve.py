@@ -165,6 +165,8 @@ def test_serving_picks_the_best_evaluated_arm(serve_ws):
     (run / "summary.json").write_text(json.dumps({"ranking": ["hybrid+rag", "retrieval", "base"]}))
     engine = Suggester(serve_ws)  # hybrid+rag has no adapter here: the next arm that can run
     assert engine.arm == "retrieval" and "r1" in engine.reason
+    (run / "summary.json").write_text(json.dumps({"ranking": ["base", "retrieval"], "recommended": "retrieval"}))
+    assert Suggester(serve_ws).arm == "retrieval"  # the recommendation, not the highest mean
 
 
 def test_cli_suggest_json(serve_ws):

@@ -59,7 +59,21 @@ def summarise(results: pd.DataFrame, arms: list[str], n_resamples: int = 2000) -
     ranked = sorted(arms, key=lambda a: -summary["arms_summary"][a][PRIMARY]["mean"])
     summary["ranking"] = ranked
     summary["best_arm"] = ranked[0]
+    summary["recommended"], summary["recommended_reason"] = recommend(summary, ranked)
     return summary
+
+
+def recommend(summary: dict, ranked: list[str]) -> tuple[str, str]:
+    """The arm to serve: retrieval (real precedent, no model) unless a generating arm beats it on the primary
+    metric with a paired 95% interval above 0; then the best such arm. A mean that is higher only by chance
+    does not displace the baseline."""
+    if "retrieval" not in ranked:
+        return ranked[0], f"highest mean {PRIMARY} (retrieval was not evaluated)"
+    paired = summary["paired"].get("vs retrieval", {})
+    better = [a for a in ranked if a != "retrieval" and paired.get(a, {}).get(PRIMARY, {}).get("low", 0.0) > 0]
+    if better:
+        return better[0], f"beats retrieval on {PRIMARY} with a paired 95% interval above 0"
+    return "retrieval", f"no arm beats retrieval on {PRIMARY} with a paired 95% interval above 0"
 
 
 def _png(fig) -> str:

@@ -28,7 +28,8 @@ from casebase.workspace import Workspace
 
 class Batcher:
     """Collects concurrent calls for up to ``wait_s`` and runs them as one batch ``fn(items) -> results`` on one
-    thread: generation shares model batches, and search shares one embedding pass (no thread oversubscription)."""
+    thread: generation shares model batches, and search shares one embedding pass (no thread oversubscription).
+    ``wait_s=0`` adds no latency: a batch is whatever queued while the previous one ran."""
 
     def __init__(self, fn, batch_size: int = 8, wait_s: float = 0.02, name: str = "batcher"):
         self.fn, self.batch_size, self.wait_s = fn, batch_size, wait_s
@@ -59,7 +60,8 @@ class Batcher:
 
 
 def best_evaluated_arm(ws: Workspace) -> tuple[str | None, str | None]:
-    """(best arm, summary path) of the newest evaluation run, or (None, None)."""
+    """(arm, summary path) of the newest evaluation run: its recommended arm (retrieval unless an arm beats it
+    with a paired interval above 0), else the next in its ranking whose adapter exists; or (None, None)."""
     runs = sorted((ws.root / "eval").glob("*/summary.json"), key=lambda p: p.stat().st_mtime) \
         if (ws.root / "eval").exists() else []
     for path in reversed(runs):
@@ -67,7 +69,7 @@ def best_evaluated_arm(ws: Workspace) -> tuple[str | None, str | None]:
             summary = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        for arm in summary.get("ranking", []):
+        for arm in [summary.get("recommended"), *summary.get("ranking", [])]:
             if arm in ARMS and (not ADAPTER.get(arm) or (ws.root / "models" / ADAPTER[arm] / "adapter_config.json").exists()):
                 return arm, str(path)
     return None, None
@@ -84,7 +86,7 @@ class Suggester:
         reason = "set by --arm"
         if arm is None:
             arm, source = best_evaluated_arm(ws)
-            reason = f"best arm of the latest evaluation ({source})" if arm else "no evaluation yet: base+rag"
+            reason = f"recommended arm of the latest evaluation ({source})" if arm else "no evaluation yet: base+rag"
             arm = arm or "base+rag"
         if arm not in ARMS:
             raise CasebaseError(f"--arm {arm!r}: choose from {', '.join(ARMS)}")
@@ -93,7 +95,7 @@ class Suggester:
         self._batcher: Batcher | None = None
         self._budget: TokenBudget | None = None
         self.model_name = "retrieval only" if arm == "retrieval" else None
-        self._searcher = Batcher(self._search_batch, batch_size=32, wait_s=0.002, name="search")
+        self._searcher = Batcher(self._search_batch, batch_size=32, wait_s=0.0, name="search")
 
     def _generator(self) -> Batcher:
         """Load the model on first use (once per process)."""
