@@ -281,10 +281,12 @@ def part_exact(sizes: list[int], n_queries: int, dim: int, seed: int) -> dict:
 
 
 # ---------------------------------------------------------------- part 3c: ANN
-def part_ann(n: int, n_queries: int, dim: int, seed: int) -> dict:
+def part_ann(n: int, n_queries: int, dim: int, seed: int, ef_values: tuple[int, ...] = ()) -> dict:
     if not HNSW.available():
         return {"skipped": "usearch is not installed (pip install usearch)"}
     import usearch
+
+    from casebase.retrieve.ann import HNSW_OPTIONS
 
     rng = np.random.default_rng(seed + 1)
     E = unit(rng, n, dim)
@@ -298,25 +300,32 @@ def part_ann(n: int, n_queries: int, dim: int, seed: int) -> dict:
     r1 = rss_mb()
     mem = getattr(ann.index, "memory_usage", None)
     rows = []
+    product_ef = HNSW_OPTIONS["expansion_search"]
     for label, Q in sets.items():
         truth = [set(np.argsort(-(E @ q))[:10].tolist()) for q in Q]
-        for i in range(5):
-            numpy_top10(E, Q[i]); ann.search(Q[i], 10)
         base = time_each(lambda i: numpy_top10(E, Q[i]), range(n_queries))
-        lat = time_each(lambda i: ann.search(Q[i], 10), range(n_queries))
-        rec10 = np.mean([len(truth[i] & set(ann.search(Q[i], 10)[0][0].tolist())) / 10 for i in range(n_queries)])
-        rec100 = np.mean([len(truth[i] & set(ann.search(Q[i], 100)[0][0][:10].tolist())) / 10 for i in range(n_queries)])
-        rows.append({"cases": n, "queries": label, "n": n_queries, "recall@10": round(float(rec10), 3),
-                     "recall@10_depth100": round(float(rec100), 3), "ann_p50_ms": round(pct(lat, 50), 3),
-                     "ann_p99_ms": round(pct(lat, 99), 3), "numpy_p50_ms": round(pct(base, 50), 3),
-                     "numpy_p99_ms": round(pct(base, 99), 3), "ann_p50_speedup": round(pct(base, 50) / pct(lat, 50), 1)})
-    return {"cases": n, "usearch": usearch.__version__, "build_s": round(build_s, 1),
+        for ef in (product_ef, *[e for e in ef_values if e != product_ef]):
+            ann.index.expansion_search = ef  # a query-time setting: one build serves the whole sweep
+            for i in range(5):
+                numpy_top10(E, Q[i]); ann.search(Q[i], 10)
+            lat = time_each(lambda i: ann.search(Q[i], 10), range(n_queries))
+            rec10 = np.mean([len(truth[i] & set(ann.search(Q[i], 10)[0][0].tolist())) / 10 for i in range(n_queries)])
+            rec100 = np.mean([len(truth[i] & set(ann.search(Q[i], 100)[0][0][:10].tolist())) / 10
+                              for i in range(n_queries)])
+            rows.append({"cases": n, "queries": label, "expansion_search": ef, "product_setting": ef == product_ef,
+                         "n": n_queries, "recall@10": round(float(rec10), 3),
+                         "recall@10_depth100": round(float(rec100), 3), "ann_p50_ms": round(pct(lat, 50), 3),
+                         "ann_p99_ms": round(pct(lat, 99), 3), "numpy_p50_ms": round(pct(base, 50), 3),
+                         "numpy_p99_ms": round(pct(base, 99), 3),
+                         "ann_p50_speedup": round(pct(base, 50) / pct(lat, 50), 1)})
+    ann.index.expansion_search = product_ef
+    return {"cases": n, "usearch": usearch.__version__, "options": HNSW_OPTIONS, "build_s": round(build_s, 1),
             "build_cases_per_s": round(n / build_s), "matrix_mb": round(E.nbytes / 2**20, 1),
             "hnsw_memory_mb": round(mem / 2**20, 1) if isinstance(mem, (int, float)) else None,
             "build_rss_delta_mb": round(r1 - r0, 1), "rows": rows,
-            "note": "HNSW.build defaults (usearch: metric ip, f32, connectivity 16, expansion_add 128, "
-                    "expansion_search 64); recall@10 = HNSW.search(q, 10) vs exact; recall@10_depth100 = top 10 of "
-                    "HNSW.search(q, 100), what Index.search asks for (depth 100)"}
+            "note": "HNSW.build with the product's HNSW_OPTIONS (casebase/retrieve/ann.py); expansion_search swept "
+                    "at query time on the same build; recall@10 = HNSW.search(q, 10) vs exact; recall@10_depth100 = "
+                    "top 10 of HNSW.search(q, 100), what Index.search asks for (depth 100)"}
 
 
 def show(title: str, rows: list[dict], cols: list[str] | None = None) -> None:
@@ -336,6 +345,8 @@ def main() -> None:
     ap.add_argument("--ann-size", type=int, default=50_000,
                     help="cases for the HNSW part (1M: the issue's size, but the build takes ~40+ min on 2 cores)")
     ap.add_argument("--ann-queries", type=int, default=300, help="queries per ANN query set")
+    ap.add_argument("--ann-ef", default="512,1024,2048",
+                    help="extra expansion_search values swept on the same HNSW build (the product's comes first)")
     ap.add_argument("--dim", type=int, default=384)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "retrieval.json")
@@ -379,7 +390,8 @@ def main() -> None:
               "index_build_s", "index_wrap_rss_delta_mb"])
     if "ann" in parts:
         t = time.perf_counter()
-        r = result["parts"]["ann"] = part_ann(args.ann_size, args.ann_queries, args.dim, args.seed)
+        r = result["parts"]["ann"] = part_ann(args.ann_size, args.ann_queries, args.dim, args.seed,
+                                             tuple(int(e) for e in args.ann_ef.split(",") if e.strip()))
         result["timings_s"]["ann"] = round(time.perf_counter() - t, 1)
         if "rows" in r:
             show(f"ANN (usearch {r['usearch']} HNSW) at {r['cases']:,} cases: build {r['build_s']}s, "

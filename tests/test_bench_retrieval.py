@@ -20,4 +20,5 @@ def test_exact_and_ann_parts_run(tmp_path):
     ann = data["parts"]["ann"]
     if "rows" in ann:  # usearch installed
         assert 0.0 <= ann["rows"][0]["recall@10"] <= 1.0
+        assert ann["rows"][0]["product_setting"] and {r["expansion_search"] for r in ann["rows"]} == {256, 512, 1024, 2048}
 
