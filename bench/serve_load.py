@@ -22,8 +22,9 @@ workspace's test.jsonl (else val/train), in a fixed shuffled order.
 Scenarios, each at concurrency --concurrency (default 1, 8, 32):
   retrieval   {"subject": "", "body": text, "arm": "retrieval"}, --requests per level (default 200).
               Target: p99 < 100 ms at 32 concurrent, zero errors.
-  generation  {"subject": "", "body": text}: the server's default arm (base+rag with SmolLM2 unless an
-              evaluation picked another; --serve-arm overrides), --gen-requests per level (default 8),
+  generation  {"subject": "", "body": text}: the server's arm, --serve-arm (default base+rag with SmolLM2:
+              it needs no adapter; the server is started with it because an evaluation may recommend
+              retrieval, which generates nothing), --gen-requests per level (default 8),
               600 s per-request timeout, texts that retrieval does not abstain on (at most
               --gen-requests are in flight: in_flight_max in the table). Generation requests
               should queue and share model batches (the server's Batcher) rather than fail: errors = 0.
@@ -214,7 +215,9 @@ def main() -> None:
     ap.add_argument("--gen-requests", type=int, default=8, help="generation requests per concurrency level")
     ap.add_argument("--concurrency", default="1,8,32", help="comma-separated client counts")
     ap.add_argument("--skip-generation", action="store_true", help="retrieval scenario only")
-    ap.add_argument("--serve-arm", help="--arm for `casebase serve` [default: the server's own choice]")
+    ap.add_argument("--serve-arm", default="base+rag",
+                    help="--arm for `casebase serve`, used by the generation scenario (retrieval requests set "
+                         "arm=retrieval themselves); 'auto': the server's own choice")
     ap.add_argument("--timeout", type=float, default=600, help="per-request timeout (s) for generation")
     ap.add_argument("--warmup", type=int, default=20, help="retrieval requests before measuring")
     ap.add_argument("--index-model", help="re-index the served copy with this embedder first (e.g. fake:384)")
@@ -255,7 +258,7 @@ def main() -> None:
         port = free_port()
         log_path = tmp / "server.log"
         t = time.perf_counter()
-        proc = start_server(ws, port, log_path, args.serve_arm)
+        proc = start_server(ws, port, log_path, None if args.serve_arm == "auto" else args.serve_arm)
         url = f"http://127.0.0.1:{port}"
         try:
             result["server_start_s"] = round(time.perf_counter() - t, 1)
@@ -282,7 +285,7 @@ def main() -> None:
 
             if not args.skip_generation:
                 if health["arm"] == "retrieval":
-                    print("generation: skipped, the server's default arm is retrieval only (try --serve-arm base+rag)")
+                    print("generation: skipped, the server's arm is retrieval only (try --serve-arm base+rag)")
                     result["scenarios"]["generation"] = {"skipped": "server arm is retrieval"}
                 else:
                     # texts retrieval does not abstain on, so each request really generates
