@@ -433,6 +433,7 @@ def serve(
     try:
         check_bind(host, os.environ.get("CASEBASE_TOKEN"))
         application = create_app(Workspace.at(workspace, create=False), arm=arm, llm=llm)
+        application.state.engine.warm()
     except CasebaseError as err:
         fail(err)
     out.print(f"casebase serving {workspace} on http://{host}:{port}/ (arm {application.state.engine.arm}: "

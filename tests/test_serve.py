@@ -178,3 +178,10 @@ def test_cli_suggest_json(serve_ws):
                                  "ME21N pricing error 06 042"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["cited_cases"][0]["case_id"] == "C06"
+
+
+def test_warm_loads_the_query_encoder_before_the_first_request(serve_ws):
+    engine = Suggester(serve_ws, arm="retrieval")
+    engine.index._embedder = None  # as load_index leaves it: loaded on first use
+    engine.warm()
+    assert engine.index._embedder is not None

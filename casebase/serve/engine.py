@@ -108,6 +108,10 @@ class Suggester:
             log(f"generation: {self.arm} with {llm.name} ({self.reason})")
         return self._batcher
 
+    def warm(self) -> None:
+        """Load the query encoder now (a server's first request should not pay for it)."""
+        self.index.search_many(["warm up"], k=1)
+
     def search(self, text: str, k: int | None = None):
         """One search; concurrent ones share a batch (one embedding pass) through the search batcher."""
         return self._searcher.submit((text, k or self.k)).result(timeout=120)
