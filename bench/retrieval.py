@@ -19,6 +19,8 @@ Parts (--parts, comma separated):
   exact   Single-query latency p50/p99 of the product's exact dense search (Index.search,
           mode="dense", k=10, and its core Index._dense_top) vs bare numpy E @ q + argpartition
           top-10, on random float32 unit vectors (384 dims) at --exact-sizes; build time and memory.
+  ann_real  The same on real MiniLM embeddings: every sentence (4+ words) of the forum messages, with
+          --ann-queries held-out sentences as queries (not in the default --parts: a few minutes).
   ann     usearch HNSW through casebase/retrieve/ann.py at --ann-size: build time, memory,
           recall@10 against exact search and single-query latency vs exact numpy.
 Prints a table per part and writes bench/out/retrieval.json (with the command line).
@@ -53,7 +55,7 @@ from casebase.split import run as split  # noqa: E402
 from casebase.workspace import Workspace  # noqa: E402
 
 FORUM = REPO.parent / "shared" / "datasets" / "forum-support"
-PARTS = ("known", "triage", "embed", "exact", "ann")
+PARTS = ("known", "triage", "embed", "exact", "ann", "ann_real")
 DEFAULT_WEIGHTS = (1.0, 1.0)  # Index.search_many's default (dense, bm25)
 SWEEP = ((1.0, 1.0), (1.0, 2.0), (2.0, 1.0), (1.0, 3.0), (3.0, 1.0))
 
@@ -281,19 +283,13 @@ def part_exact(sizes: list[int], n_queries: int, dim: int, seed: int) -> dict:
 
 
 # ---------------------------------------------------------------- part 3c: ANN
-def part_ann(n: int, n_queries: int, dim: int, seed: int, ef_values: tuple[int, ...] = ()) -> dict:
-    if not HNSW.available():
-        return {"skipped": "usearch is not installed (pip install usearch)"}
+def ann_sweep(E: np.ndarray, sets: dict[str, np.ndarray], ef_values: tuple[int, ...]) -> dict:
+    """Build HNSW over E with the product's settings, then recall@10 and latency per query set and expansion_search."""
     import usearch
 
     from casebase.retrieve.ann import HNSW_OPTIONS
 
-    rng = np.random.default_rng(seed + 1)
-    E = unit(rng, n, dim)
-    sets = {"random queries": unit(rng, n_queries, dim)}
-    # queries near a stored case (a re-asked question): case + noise of about the same norm
-    near = E[rng.integers(0, n, n_queries)] + 0.8 * unit(rng, n_queries, dim)
-    sets["near-case queries"] = near / np.linalg.norm(near, axis=1, keepdims=True)
+    n = len(E)
     r0 = rss_mb(); t = time.perf_counter()
     ann = HNSW.build(E)
     build_s = time.perf_counter() - t
@@ -303,22 +299,21 @@ def part_ann(n: int, n_queries: int, dim: int, seed: int, ef_values: tuple[int, 
     product_ef = HNSW_OPTIONS["expansion_search"]
     for label, Q in sets.items():
         truth = [set(np.argsort(-(E @ q))[:10].tolist()) for q in Q]
-        base = time_each(lambda i: numpy_top10(E, Q[i]), range(n_queries))
+        base = time_each(lambda i: numpy_top10(E, Q[i]), range(len(Q)))
         for ef in (product_ef, *[e for e in ef_values if e != product_ef]):
             ann.index.expansion_search = ef  # a query-time setting: one build serves the whole sweep
-            for i in range(5):
+            for i in range(min(5, len(Q))):
                 numpy_top10(E, Q[i]); ann.search(Q[i], 10)
-            lat = time_each(lambda i: ann.search(Q[i], 10), range(n_queries))
-            rec10 = np.mean([len(truth[i] & set(ann.search(Q[i], 10)[0][0].tolist())) / 10 for i in range(n_queries)])
+            lat = time_each(lambda i: ann.search(Q[i], 10), range(len(Q)))
+            rec10 = np.mean([len(truth[i] & set(ann.search(Q[i], 10)[0][0].tolist())) / 10 for i in range(len(Q))])
             rec100 = np.mean([len(truth[i] & set(ann.search(Q[i], 100)[0][0][:10].tolist())) / 10
-                              for i in range(n_queries)])
+                              for i in range(len(Q))])
             rows.append({"cases": n, "queries": label, "expansion_search": ef, "product_setting": ef == product_ef,
-                         "n": n_queries, "recall@10": round(float(rec10), 3),
+                         "n": len(Q), "recall@10": round(float(rec10), 3),
                          "recall@10_depth100": round(float(rec100), 3), "ann_p50_ms": round(pct(lat, 50), 3),
                          "ann_p99_ms": round(pct(lat, 99), 3), "numpy_p50_ms": round(pct(base, 50), 3),
                          "numpy_p99_ms": round(pct(base, 99), 3),
                          "ann_p50_speedup": round(pct(base, 50) / pct(lat, 50), 1)})
-    ann.index.expansion_search = product_ef
     return {"cases": n, "usearch": usearch.__version__, "options": HNSW_OPTIONS, "build_s": round(build_s, 1),
             "build_cases_per_s": round(n / build_s), "matrix_mb": round(E.nbytes / 2**20, 1),
             "hnsw_memory_mb": round(mem / 2**20, 1) if isinstance(mem, (int, float)) else None,
@@ -326,6 +321,39 @@ def part_ann(n: int, n_queries: int, dim: int, seed: int, ef_values: tuple[int, 
             "note": "HNSW.build with the product's HNSW_OPTIONS (casebase/retrieve/ann.py); expansion_search swept "
                     "at query time on the same build; recall@10 = HNSW.search(q, 10) vs exact; recall@10_depth100 = "
                     "top 10 of HNSW.search(q, 100), what Index.search asks for (depth 100)"}
+
+
+def part_ann(n: int, n_queries: int, dim: int, seed: int, ef_values: tuple[int, ...] = ()) -> dict:
+    if not HNSW.available():
+        return {"skipped": "usearch is not installed (pip install usearch)"}
+    rng = np.random.default_rng(seed + 1)
+    E = unit(rng, n, dim)
+    sets = {"random queries": unit(rng, n_queries, dim)}
+    # queries near a stored case (a re-asked question): case + noise of about the same norm
+    near = E[rng.integers(0, n, n_queries)] + 0.8 * unit(rng, n_queries, dim)
+    sets["near-case queries"] = near / np.linalg.norm(near, axis=1, keepdims=True)
+    return ann_sweep(E, sets, ef_values)
+
+
+def part_ann_real(ws: Workspace, embedder_name: str | None, n_queries: int, seed: int,
+                  ef_values: tuple[int, ...] = ()) -> dict:
+    """The same HNSW measurement on real embeddings: the sentences of every forum message (ingested, redacted),
+    each sentence of 4+ words once; n_queries held-out sentences are the queries."""
+    if not HNSW.available():
+        return {"skipped": "usearch is not installed (pip install usearch)"}
+    import re
+
+    bodies = pd.read_parquet(ws.messages)["body"].fillna("").astype(str)
+    sentences = sorted({s.strip() for b in bodies for s in re.split(r"(?<=[.!?])\s+|\n+", b)
+                        if len(s.split()) >= 4})
+    order = np.random.default_rng(seed).permutation(len(sentences))
+    queries, stored = [sentences[i] for i in order[:n_queries]], [sentences[i] for i in order[n_queries:]]
+    emb = get_embedder(embedder_name)
+    t = time.perf_counter()
+    E = encode_batched(emb, stored, "embedding message sentences")
+    Q = encode_batched(emb, queries, "embedding query sentences")
+    result = ann_sweep(E, {"held-out sentences": Q}, ef_values)
+    return {**result, "embedder": emb.name, "embed_s": round(time.perf_counter() - t - result["build_s"], 1)}
 
 
 def show(title: str, rows: list[dict], cols: list[str] | None = None) -> None:
@@ -336,7 +364,8 @@ def show(title: str, rows: list[dict], cols: list[str] | None = None) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
+    ap.add_argument("--parts", default=",".join(p for p in PARTS if p != "ann_real"),
+                    help=f"comma-separated subset of {','.join(PARTS)} [default: all but ann_real]")
     ap.add_argument("--embedder", default=None, help="None: the bundled MiniLM; 'fake' for smoke tests (known, triage)")
     ap.add_argument("--embed-texts", type=int, default=500, help="texts for the embedding-speed part")
     ap.add_argument("--embed-repeats", type=int, default=2, help="timed rounds per embedder (best is kept)")
@@ -359,7 +388,7 @@ def main() -> None:
               "cpus": os.cpu_count(), "load_avg_at_start": os.getloadavg(), "parts": {}, "timings_s": {}}
     tstart = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        ws = ingest_forum(tmp) if {"known", "triage", "embed"} & set(parts) else None
+        ws = ingest_forum(tmp) if {"known", "triage", "embed", "ann_real"} & set(parts) else None
         if "known" in parts:
             t = time.perf_counter()
             r = result["parts"]["known_item"] = part_known(ws, args.embedder)
@@ -379,6 +408,14 @@ def main() -> None:
             r = result["parts"]["embed_speed"] = part_embed(texts, args.embed_repeats)
             result["timings_s"]["embed"] = round(time.perf_counter() - t, 1)
             show("embedding speed (first-message bodies)", r["rows"])
+        if "ann_real" in parts:
+            t = time.perf_counter()
+            r = result["parts"]["ann_real"] = part_ann_real(ws, args.embedder, args.ann_queries, args.seed,
+                                                            tuple(int(e) for e in args.ann_ef.split(",") if e.strip()))
+            result["timings_s"]["ann_real"] = round(time.perf_counter() - t, 1)
+            if "rows" in r:
+                show(f"ANN on real embeddings ({r['embedder']}) at {r['cases']:,} sentences: build {r['build_s']}s",
+                     r["rows"])
     if "exact" in parts:
         t = time.perf_counter()
         sizes = [int(s) for s in args.exact_sizes.split(",") if s.strip()]
