@@ -27,6 +27,18 @@ def ws(tmp_path):
     return Workspace.at(tmp_path / "ws")
 
 
+@pytest.fixture
+def indexed_ws(ws):
+    """A workspace holding test_retrieve's train and val cases, indexed with the fake embedder."""
+    from casebase.retrieve import build_index
+    from test_retrieve import TRAIN, VAL, write_cases
+
+    write_cases(ws.root / "train.jsonl", TRAIN)
+    write_cases(ws.root / "val.jsonl", VAL)
+    build_index(ws, model="fake")
+    return ws
+
+
 @pytest.fixture(scope="session")
 def forum() -> Path:
     """The shared forum-support export; tests that need it skip cleanly where it is absent."""

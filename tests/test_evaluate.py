@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from casebase.errors import CasebaseError
 from casebase.metrics import (bootstrap_ci, chrf, confusion, macro_f1, paired_bootstrap, rouge_l, squad_tokens,
                               token_prf)
-from casebase.retrieve import build_index
-from test_retrieve import TRAIN, VAL, write_cases
+from test_retrieve import write_cases
 
 TEST = [
     ("T01", "ORA-00942 table or view does not exist in the custom report <script>alert(1)</script>",
@@ -71,11 +69,9 @@ def test_macro_f1_and_confusion_by_hand():
 
 
 @pytest.fixture
-def eval_ws(ws):
-    write_cases(ws.root / "train.jsonl", TRAIN)
-    write_cases(ws.root / "val.jsonl", VAL)
+def eval_ws(indexed_ws):
+    ws = indexed_ws
     write_cases(ws.root / "test.jsonl", TEST)
-    build_index(ws, model="fake")
     return ws
 
 

@@ -8,20 +8,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from casebase.errors import CasebaseError
-from casebase.retrieve import build_index
 from casebase.serve.app import check_bind, create_app
 from casebase.serve.engine import Suggester
-from test_retrieve import TRAIN, VAL, write_cases
 
 FORMATTED = "Category: Database\nUrgency: High\nSolution: Grant SELECT on the table to the schema."
 
 
 @pytest.fixture
-def serve_ws(ws):
-    write_cases(ws.root / "train.jsonl", TRAIN)
-    write_cases(ws.root / "val.jsonl", VAL)
-    build_index(ws, model="fake")
-    return ws
+def serve_ws(indexed_ws):
+    return indexed_ws
 
 
 @pytest.fixture

@@ -13,10 +13,9 @@ import torch
 
 from casebase.errors import CasebaseError
 from casebase.llm.answer import Answer, TokenBudget, build_messages, format_answer, parse_answer
-from casebase.retrieve import build_index, load_index
+from casebase.retrieve import load_index
 from casebase.train import TrainConfig, load_config, merge, run
 from casebase.train.data import IGNORE, Example, answer_loss, build_examples, collate, encode, read_split
-from test_retrieve import TRAIN, VAL, write_cases
 
 
 @pytest.fixture(scope="session")
@@ -49,11 +48,8 @@ def tiny_base(tmp_path_factory, tokenizer):
 
 
 @pytest.fixture
-def case_ws(ws):
-    write_cases(ws.root / "train.jsonl", TRAIN)
-    write_cases(ws.root / "val.jsonl", VAL)
-    build_index(ws, model="fake")
-    return ws
+def case_ws(indexed_ws):
+    return indexed_ws
 
 
 def tiny_config(tiny_base, **kw) -> TrainConfig:
