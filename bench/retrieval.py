@@ -381,6 +381,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "retrieval.json")
     args = ap.parse_args()
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    ef_values = tuple(int(e) for e in args.ann_ef.split(",") if e.strip())
     if bad := set(parts) - set(PARTS):
         ap.error(f"--parts: unknown {', '.join(sorted(bad))}")
     progress.set_enabled(False)
@@ -410,8 +411,7 @@ def main() -> None:
             show("embedding speed (first-message bodies)", r["rows"])
         if "ann_real" in parts:
             t = time.perf_counter()
-            r = result["parts"]["ann_real"] = part_ann_real(ws, args.embedder, args.ann_queries, args.seed,
-                                                            tuple(int(e) for e in args.ann_ef.split(",") if e.strip()))
+            r = result["parts"]["ann_real"] = part_ann_real(ws, args.embedder, args.ann_queries, args.seed, ef_values)
             result["timings_s"]["ann_real"] = round(time.perf_counter() - t, 1)
             if "rows" in r:
                 show(f"ANN on real embeddings ({r['embedder']}) at {r['cases']:,} sentences: build {r['build_s']}s",
@@ -427,8 +427,7 @@ def main() -> None:
               "index_build_s", "index_wrap_rss_delta_mb"])
     if "ann" in parts:
         t = time.perf_counter()
-        r = result["parts"]["ann"] = part_ann(args.ann_size, args.ann_queries, args.dim, args.seed,
-                                             tuple(int(e) for e in args.ann_ef.split(",") if e.strip()))
+        r = result["parts"]["ann"] = part_ann(args.ann_size, args.ann_queries, args.dim, args.seed, ef_values)
         result["timings_s"]["ann"] = round(time.perf_counter() - t, 1)
         if "rows" in r:
             show(f"ANN (usearch {r['usearch']} HNSW) at {r['cases']:,} cases: build {r['build_s']}s, "

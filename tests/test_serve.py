@@ -153,7 +153,7 @@ def test_no_token_refused_beyond_loopback():
     check_bind("0.0.0.0", "t")
 
 
-def test_serving_picks_the_best_evaluated_arm(serve_ws):
+def test_serving_picks_the_recommended_evaluated_arm(serve_ws):
     assert Suggester(serve_ws).arm == "base+rag"  # no evaluation yet
     run = serve_ws.root / "eval" / "r1"
     run.mkdir(parents=True)

@@ -59,7 +59,7 @@ class Batcher:
                     future.set_exception(error)
 
 
-def best_evaluated_arm(ws: Workspace) -> tuple[str | None, str | None]:
+def evaluated_arm(ws: Workspace) -> tuple[str | None, str | None]:
     """(arm, summary path) of the newest evaluation run: its recommended arm (retrieval unless an arm beats it
     with a paired interval above 0), else the next in its ranking whose adapter exists; or (None, None)."""
     runs = sorted((ws.root / "eval").glob("*/summary.json"), key=lambda p: p.stat().st_mtime) \
@@ -85,7 +85,7 @@ class Suggester:
         self.lock = threading.Lock()  # the index is swapped when cases are retained
         reason = "set by --arm"
         if arm is None:
-            arm, source = best_evaluated_arm(ws)
+            arm, source = evaluated_arm(ws)
             reason = f"recommended arm of the latest evaluation ({source})" if arm else "no evaluation yet: base+rag"
             arm = arm or "base+rag"
         if arm not in ARMS:
