@@ -190,6 +190,11 @@ def index(
         "--add", help="JSONL of new cases (train.jsonl fields) to append; old cases are not re-embedded.")] = None,
     ann_threshold: Annotated[int, typer.Option(
         min=0, help="Above this many cases, build an HNSW graph (needs usearch), else exact search.")] = 50_000,
+    ann: Annotated[str, typer.Option(
+        help="Above the threshold: auto keeps the graph only if, calibrated on the cases, it reaches --ann-recall "
+             "faster than exact search; always keeps it; never stays exact.")] = "auto",
+    ann_recall: Annotated[float, typer.Option(
+        help="Target recall@10 of the HNSW graph against exact search; sets its expansion_search.")] = 0.95,
     abstain_quantile: Annotated[float, typer.Option(
         help="Abstain threshold = this quantile of val cases' best-match similarity.")] = 0.10,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even when the index is up to date.")] = False,
@@ -200,6 +205,9 @@ def index(
     """Index the train cases for search: embeddings, BM25 and metadata in index/.
 
     Calibrates the 'no similar past case' threshold on val.jsonl when there is one.
+
+    Above --ann-threshold cases, an HNSW graph is built and its expansion_search calibrated on the cases
+    themselves to reach --ann-recall; the manifest records the recall and latency it measured.
 
     Example: `casebase index --workspace ws --text problem+solution`
     """
@@ -214,8 +222,8 @@ def index(
         if add is not None:
             manifest = add_to_index(ws, add)
         else:
-            manifest = build_index(ws, text=text, model=model, ann_threshold=ann_threshold,
-                                   abstain_quantile=abstain_quantile, force=force)
+            manifest = build_index(ws, text=text, model=model, ann_threshold=ann_threshold, ann=ann,
+                                   ann_recall=ann_recall, abstain_quantile=abstain_quantile, force=force)
     except CasebaseError as err:
         fail(err)
     emit(manifest, as_json, quiet, print_index)

@@ -41,7 +41,13 @@ def print_index(m: dict) -> None:
            if a["method"] == "val-quantile" else a["reason"])
     out.print(f"indexed {c['cases']} cases ({m['config']['text']}; {m['config']['model']}, dim {c['dimension']}; "
               f"{c['embedded']} embedded, {c['reused_embeddings']} reused) -> {m['outputs']['index']}")
-    out.print(f"search: {m['ann']['kind']}; BM25 vocabulary {c['bm25_vocabulary']}; abstain below cosine "
+    ann = m["ann"]
+    search = ann["kind"]
+    if ann["kind"] == "hnsw":
+        search = f"hnsw (recall@10 {ann['recall@10']:.3f} at expansion_search {ann['expansion_search']})"
+    elif ann.get("note"):
+        search = f"exact ({ann['note']})"
+    out.print(f"search: {search}; BM25 vocabulary {c['bm25_vocabulary']}; abstain below cosine "
               f"{a['threshold']:.3f} ({how}); {m['timings_s']['total']:.1f} s")
 
 

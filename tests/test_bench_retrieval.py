@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -20,5 +22,26 @@ def test_exact_and_ann_parts_run(tmp_path):
     ann = data["parts"]["ann"]
     if "rows" in ann:  # usearch installed
         assert 0.0 <= ann["rows"][0]["recall@10"] <= 1.0
-        assert ann["rows"][0]["product_setting"] and {r["expansion_search"] for r in ann["rows"]} == {256, 512, 1024, 2048}
+        cal = ann["calibration"]
+        assert {r["expansion_search"] for r in ann["rows"]} == {256, 512, 1024, 2048, cal["expansion_search"]}
+        assert sum(r["calibrated"] for r in ann["rows"]) == len({r["queries"] for r in ann["rows"]})
+        assert cal["decision"] in {"hnsw", "exact"} and cal["queries"] == 200 and cal["recall"] <= 1.0
 
+
+FORUM = REPO.parent / "shared" / "datasets" / "forum-support"
+
+
+@pytest.mark.skipif(not (FORUM / "messages.csv").exists(), reason="forum-support data not present")
+def test_ann_1m_part_composes_passages_from_forum_sentences(tmp_path):
+    pytest.importorskip("usearch")
+    out = tmp_path / "retrieval.json"
+    subprocess.run([sys.executable, str(REPO / "bench" / "retrieval.py"), "--parts", "ann_1m", "--embedder", "fake",
+                    "--ann-size", "3000", "--ann-queries", "20", "--ann-ef", "512", "--out", str(out)],
+                   check=True, cwd=REPO, timeout=300, capture_output=True)
+    part = json.loads(out.read_text())["parts"]["ann_1m"]
+    assert part["cases"] == 3000 and part["sentences"] > 30_000
+    efs = {256, 512, part["calibration"]["expansion_search"]}
+    assert {(r["queries"], r["expansion_search"]) for r in part["rows"]} == {
+        (q, ef) for q in ("held-out sentences", "new passages") for ef in efs}
+    check = part["composition_check"]
+    assert check["pairs"] == 200 and -1 <= check["cosine_p10"] <= check["cosine_mean"] <= 1

@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from casebase.cli import app
+from casebase.errors import CasebaseError
 from casebase.retrieve import (BM25Index, FakeEmbedder, add_to_index, build_index, get_embedder, load_index, rrf,
                                tokenize, vote)
 
@@ -254,13 +255,75 @@ def test_bm25_mode_with_unknown_words_returns_nothing_hybrid_falls_back_to_dense
 
 def test_ann_index_when_usearch_is_installed(case_ws):
     pytest.importorskip("usearch")
-    manifest = build_index(case_ws, model="fake", ann_threshold=5)
-    assert manifest["ann"]["kind"] == "hnsw" and (case_ws.root / "index" / "hnsw.usearch").exists()
+    manifest = build_index(case_ws, model="fake", ann_threshold=5, ann="always")
+    ann = manifest["ann"]
+    assert ann["kind"] == "hnsw" and (case_ws.root / "index" / "hnsw.usearch").exists()
+    assert ann["recall@10"] >= 0.95 and ann["calibration"]["queries"] == 20
     index = load_index(case_ws)
-    assert index.ann is not None
+    assert index.ann is not None and index.ann.expansion_search == ann["expansion_search"]
     assert ids(index.search("ORA-00942 table or view does not exist", k=3, mode="dense"))[0] == "C02"
     left = ids(index.search(TRAIN[0][1], k=5, exclude="C01"))
     assert "C01" not in left and "C17" not in left
+
+
+def test_add_grows_the_graph_and_measures_its_recall_again(case_ws, tmp_path):
+    pytest.importorskip("usearch")
+    build_index(case_ws, model="fake", ann_threshold=5, ann="always")
+    new = tmp_path / "new.jsonl"
+    write_cases(new, NEW)
+    ann = add_to_index(case_ws, new)["ann"]
+    assert ann["kind"] == "hnsw" and ann["checked_at_count"] == 22 and ann["calibration"]["queries"] == 22
+    index = load_index(case_ws)
+    assert len(index.ann.index) == 22 and index.ann.expansion_search == ann["expansion_search"]
+    assert ids(index.search("MRBR price variance MIRO invoice blocked", k=1, mode="dense")) == ["N02"]
+
+
+def test_ann_calibration_finds_the_effort_that_reaches_the_target():
+    pytest.importorskip("usearch")
+    from casebase.retrieve.ann import EF_STEPS, HNSW, exact_neighbours
+
+    rng = np.random.default_rng(0)
+    E = rng.standard_normal((3000, 64)).astype(np.float32)
+    E /= np.linalg.norm(E, axis=1, keepdims=True)
+    ann = HNSW.build(E)
+    cal = ann.calibrate(E, target=0.99, queries=100)
+    assert cal["reached"] and cal["recall"] >= 0.99 and ann.expansion_search == cal["expansion_search"]
+    assert [s["expansion_search"] for s in cal["sweep"]] == list(EF_STEPS[:len(cal["sweep"])])
+    assert all(s["recall"] < 0.99 for s in cal["sweep"][:-1])  # the smallest step that reaches it
+    # the recall it reports is the recall a caller gets: k nearest other rows, checked independently
+    rows = np.arange(0, 3000, 30)
+    truth = exact_neighbours(E, rows, 10)
+    got = [set(ann.search(E[r], 11)[0][0].tolist()) - {int(r)} for r in rows]
+    assert np.mean([len(g & set(t.tolist())) / 10 for g, t in zip(got, truth)]) >= 0.97
+
+
+def test_auto_ann_keeps_exact_search_when_the_graph_does_not_pay(case_ws, monkeypatch):
+    pytest.importorskip("usearch")
+    from casebase.retrieve.ann import HNSW
+
+    def fake_calibration(**measured):
+        def calibrate(self, embeddings, target=0.95, **_):
+            return {"target_recall": target, "expansion_search": 4096, "sweep": [], **measured}
+        return calibrate
+
+    monkeypatch.setattr(HNSW, "calibrate", fake_calibration(reached=False, recall=0.8, ann_p50_ms=1.0,
+                                                            exact_p50_ms=2.0))
+    ann = build_index(case_ws, model="fake", ann_threshold=5)["ann"]
+    assert ann["kind"] == "exact" and "does not reach --ann-recall 0.95" in ann["note"]
+    assert not (case_ws.root / "index" / "hnsw.usearch").exists()
+    monkeypatch.setattr(HNSW, "calibrate", fake_calibration(reached=True, recall=0.97, ann_p50_ms=3.0,
+                                                            exact_p50_ms=2.0))
+    ann = build_index(case_ws, model="fake", ann_threshold=5, force=True)["ann"]
+    assert ann["kind"] == "exact" and "no faster than exact" in ann["note"]
+    monkeypatch.setattr(HNSW, "calibrate", fake_calibration(reached=True, recall=0.97, ann_p50_ms=1.0,
+                                                            exact_p50_ms=2.0))
+    ann = build_index(case_ws, model="fake", ann_threshold=5, force=True)["ann"]
+    assert ann["kind"] == "hnsw" and ann["expansion_search"] == 4096
+    assert build_index(case_ws, model="fake", ann_threshold=5, ann="never")["ann"]["kind"] == "exact"
+    with pytest.raises(CasebaseError, match="--ann"):
+        build_index(case_ws, model="fake", ann="sometimes")
+    result = runner.invoke(app, ["index", "--model", "fake", "--ann-recall", "1.5", "--workspace", str(case_ws.root)])
+    assert result.exit_code == 2 and "--ann-recall 1.5" in result.output and "Traceback" not in result.output
 
 
 def test_cli_index_then_queries_jsonl(case_ws, tmp_path):

@@ -3,11 +3,13 @@
     casebase index --workspace ws                                 # train.jsonl -> ws/index/
     casebase index --workspace ws --text problem+solution --model /models/e5-small-v2
     casebase index --workspace ws --add new_cases.jsonl           # append; old cases are not re-embedded
+    casebase index --workspace ws --ann-threshold 0 --ann always  # force an HNSW graph (usearch)
 
 Writes ``index/embeddings.npy`` (float32, unit rows, row i = metadata row i),
 ``index/metadata.parquet`` (case_id, problem, solution, category, urgency, opened_at, text),
 ``index/bm25/`` (bm25s format), ``index/manifest.json``, ``index/hnsw.usearch`` above the ANN
-threshold when usearch is installed, and the stage manifest ``index.json``. Files are written
+threshold when usearch is installed and the graph, calibrated on the index's own vectors, reaches
+the recall target faster than exact search (``--ann auto``), and the stage manifest ``index.json``. Files are written
 to ``index.tmp/`` and swapped in, so a killed run never leaves a half-written index; a killed
 embedding run resumes from checkpoints under ``cache/``, and a rebuild re-embeds only texts the
 previous index (same model) does not already hold.
@@ -107,15 +109,40 @@ def _embed_reusing(ws: Workspace, embedder: Embedder, texts: list[str], old: dic
     return out, len(texts) - len(todo)
 
 
-def _decide_ann(count: int, threshold: int, embeddings: np.ndarray) -> tuple[HNSW | None, dict]:
-    if count <= threshold:
-        return None, {"kind": "exact", "threshold": threshold}
+ANN_MODES = ("auto", "always", "never")
+
+
+def _decide_ann(count: int, threshold: int, embeddings: np.ndarray, mode: str = "auto",
+                target: float = 0.95) -> tuple[HNSW | None, dict]:
+    """Exact search up to ``threshold`` cases; above it an HNSW graph, calibrated to recall@10 >= ``target``.
+
+    ``auto`` keeps the graph only when it reaches the target and is faster than exact search on the
+    calibration queries; ``always`` keeps it regardless (at the best expansion_search tried);
+    ``never`` stays exact. The manifest records the measurements behind the choice."""
+    info = {"kind": "exact", "threshold": threshold, "mode": mode, "target_recall": target}
+    if mode == "never" or count <= threshold:
+        return None, info
     if not HNSW.available():
         note = f"{count} cases > --ann-threshold {threshold}, but usearch is not installed (pip install usearch)"
         log(f"note: {note}: exact search")
-        return None, {"kind": "exact", "threshold": threshold, "note": note}
-    with_ann = HNSW.build(embeddings)
-    return with_ann, {"kind": "hnsw", "library": "usearch", "file": HNSW.FILE, "threshold": threshold}
+        return None, {**info, "note": note}
+    t = time.perf_counter()
+    ann = HNSW.build(embeddings)
+    build_s = time.perf_counter() - t
+    cal = ann.calibrate(embeddings, target)
+    info.update(calibration=cal, build_s=round(build_s, 1), checked_at_count=count)
+    measured = (f"HNSW recall@10 {cal['recall']:.3f} at expansion_search {cal['expansion_search']} "
+                f"({cal['ann_p50_ms']:.2f} ms a query vs {cal['exact_p50_ms']:.2f} ms exact)")
+    if mode == "auto" and not cal["reached"]:
+        note = f"{measured} does not reach --ann-recall {target}: exact search"
+    elif mode == "auto" and cal["ann_p50_ms"] >= cal["exact_p50_ms"]:
+        note = f"{measured} is no faster than exact search: exact search"
+    else:
+        log(f"{count} cases: {measured}")
+        return ann, {**info, "kind": "hnsw", "library": "usearch", "file": HNSW.FILE,
+                     "expansion_search": cal["expansion_search"], "recall@10": cal["recall"]}
+    log(f"note: {count} cases: {note}")
+    return None, {**info, "note": note}
 
 
 def _write(ws: Workspace, embeddings: np.ndarray, metadata: pd.DataFrame, bm25: BM25Index, ann: HNSW | None,
@@ -145,13 +172,18 @@ def _metadata(cases: pd.DataFrame, texts: list[str]) -> pd.DataFrame:
 
 
 def build_index(ws: Workspace, text: str = "problem", model: str | None = None, ann_threshold: int = 50_000,
-                abstain_quantile: float = 0.10, force: bool = False, embedder: Embedder | None = None) -> dict:
+                abstain_quantile: float = 0.10, force: bool = False, embedder: Embedder | None = None,
+                ann: str = "auto", ann_recall: float = 0.95) -> dict:
     """Index the workspace's train cases (dense + BM25), calibrate abstention on val; returns the manifest."""
     t0 = time.perf_counter()
     if text not in TEXT_MODES:
         raise CasebaseError(f"--text {text!r}: use one of {', '.join(TEXT_MODES)}")
     if not 0 <= abstain_quantile <= 1:
         raise CasebaseError(f"--abstain-quantile {abstain_quantile}: must be between 0 and 1")
+    if ann not in ANN_MODES:
+        raise CasebaseError(f"--ann {ann!r}: use one of {', '.join(ANN_MODES)}")
+    if not 0 < ann_recall <= 1:
+        raise CasebaseError(f"--ann-recall {ann_recall}: must be above 0 and at most 1")
     train, val = ws.root / "train.jsonl", ws.root / "val.jsonl"
     if not train.exists():
         raise CasebaseError(f"{train} not found: run `casebase split --workspace {ws.root}` first.")
@@ -161,7 +193,8 @@ def build_index(ws: Workspace, text: str = "problem", model: str | None = None, 
     embedder = embedder or get_embedder(model)
     key = {"train_sha256": file_sha256(train), "val_sha256": file_sha256(val) if val.exists() else None,
            "model": embedder.name, "text": text, "tokenizer": TOKENIZER_VERSION, "ann_threshold": ann_threshold,
-           "usearch": HNSW.available() if len(cases) > ann_threshold else None, "abstain_quantile": abstain_quantile}
+           "usearch": HNSW.available() if len(cases) > ann_threshold else None, "abstain_quantile": abstain_quantile,
+           "ann": ann, "ann_recall": ann_recall}
     path = index_dir(ws) / "manifest.json"
     old = json.loads(path.read_text()) if path.exists() else None
     if old and old.get("build_key") == key and not old.get("added") and not force and ws.read_manifest("index"):
@@ -177,7 +210,7 @@ def build_index(ws: Workspace, text: str = "problem", model: str | None = None, 
     bm25 = BM25Index.build(texts)
     t3 = time.perf_counter()
     abstain = calibrate(embedder, embeddings, val, abstain_quantile)
-    ann, ann_info = _decide_ann(len(cases), ann_threshold, embeddings)
+    graph, ann_info = _decide_ann(len(cases), ann_threshold, embeddings, ann, ann_recall)
     inputs = {"train": {"path": str(train), "sha256": key["train_sha256"], "cases": len(cases)},
               "val": {"path": str(val), "sha256": key["val_sha256"]} if val.exists() else None}
     manifest = {"format": 1, "casebase_version": __version__, "created_at": _now(), "model": embedder.name,
@@ -186,11 +219,12 @@ def build_index(ws: Workspace, text: str = "problem", model: str | None = None, 
                 "bm25": {"library": "bm25s", "method": "lucene", "k1": 1.5, "b": 0.75, "tokenizer": TOKENIZER_VERSION,
                          "vocabulary": len(bm25.retriever.vocab_dict)},
                 "build_key": key}
-    _write(ws, embeddings, _metadata(cases, texts), bm25, ann, manifest)
+    _write(ws, embeddings, _metadata(cases, texts), bm25, graph, manifest)
     embed_s = t2 - t1
     return write_manifest(
         ws, "index",
-        config={"text": text, "model": embedder.name, "ann_threshold": ann_threshold,
+        config={"text": text, "model": embedder.name, "ann_threshold": ann_threshold, "ann": ann,
+                "ann_recall": ann_recall,
                 "abstain_quantile": abstain_quantile, "force": force},
         inputs={"train": train} | ({"val": val} if val.exists() else {}),
         counts={"cases": len(cases), "embedded": len(cases) - reused, "reused_embeddings": reused,
@@ -222,10 +256,17 @@ def add_to_index(ws: Workspace, path: str | Path, embedder: Embedder | None = No
     bm25 = BM25Index.build(metadata["text"].tolist())
     manifest = dict(index.manifest)
     ann, ann_info = index.ann, manifest["ann"]
-    if ann is not None:
+    mode, target = ann_info.get("mode", "auto"), ann_info.get("target_recall", 0.95)
+    if ann is not None:  # grow the graph, then check its recall again (more cases can need more effort)
         ann.add(new_emb, start=len(index))
-    else:
-        ann, ann_info = _decide_ann(len(metadata), manifest["ann"]["threshold"], embeddings)
+        cal = ann.calibrate(embeddings, target)
+        ann_info = {**ann_info, "calibration": cal, "expansion_search": cal["expansion_search"],
+                    "recall@10": cal["recall"], "checked_at_count": len(metadata)}
+        if not cal["reached"]:
+            log(f"note: after --add, HNSW recall@10 is {cal['recall']:.3f} at expansion_search "
+                f"{cal['expansion_search']}, below {target}: rebuild with `casebase index --force`, or --ann never")
+    elif len(metadata) >= 2 * ann_info.get("checked_at_count", 0):  # not re-measured on every small --add
+        ann, ann_info = _decide_ann(len(metadata), ann_info["threshold"], embeddings, mode, target)
     added = {"path": str(path), "sha256": file_sha256(path), "cases": len(new), "at": _now()}
     manifest.update(count=len(metadata), added=[*manifest.get("added", []), added], ann=ann_info,
                     bm25={**manifest["bm25"], "vocabulary": len(bm25.retriever.vocab_dict)})

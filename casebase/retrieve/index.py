@@ -231,7 +231,7 @@ def load_index(ws, embedder: Embedder | None = None) -> Index:
     ann = None
     if manifest.get("ann", {}).get("kind") == "hnsw":
         if HNSW.available():
-            ann = HNSW.load(root / HNSW.FILE, manifest["dimension"])
+            ann = HNSW.load(root / HNSW.FILE, manifest["dimension"], manifest["ann"].get("expansion_search"))
         else:
             log(f"note: {root} has an HNSW graph but usearch is not installed (pip install usearch): exact search")
     return Index(root, manifest, embeddings, metadata, BM25Index.load(root / "bm25"), ann, embedder)
