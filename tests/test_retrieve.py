@@ -276,6 +276,10 @@ def test_add_grows_the_graph_and_measures_its_recall_again(case_ws, tmp_path):
     index = load_index(case_ws)
     assert len(index.ann.index) == 22 and index.ann.expansion_search == ann["expansion_search"]
     assert ids(index.search("MRBR price variance MIRO invoice blocked", k=1, mode="dense")) == ["N02"]
+    one = tmp_path / "one.jsonl"  # 23 < 1.1 x 22: the graph grows without a new recall check
+    write_cases(one, [("N03", "Transport request stuck in import queue", "Run tp unlock.", "Basis", "Low")])
+    assert add_to_index(case_ws, one)["ann"]["checked_at_count"] == 22
+    assert len(load_index(case_ws).ann.index) == 23
 
 
 def test_ann_calibration_finds_the_effort_that_reaches_the_target():

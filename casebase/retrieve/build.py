@@ -134,14 +134,14 @@ def _decide_ann(count: int, threshold: int, embeddings: np.ndarray, mode: str = 
     measured = (f"HNSW recall@10 {cal['recall']:.3f} at expansion_search {cal['expansion_search']} "
                 f"({cal['ann_p50_ms']:.2f} ms a query vs {cal['exact_p50_ms']:.2f} ms exact)")
     if mode == "auto" and not cal["reached"]:
-        note = f"{measured} does not reach --ann-recall {target}: exact search"
+        note = f"{measured} does not reach --ann-recall {target}"
     elif mode == "auto" and cal["ann_p50_ms"] >= cal["exact_p50_ms"]:
-        note = f"{measured} is no faster than exact search: exact search"
+        note = f"{measured} is no faster than exact search"
     else:
         log(f"{count} cases: {measured}")
         return ann, {**info, "kind": "hnsw", "library": "usearch", "file": HNSW.FILE,
                      "expansion_search": cal["expansion_search"], "recall@10": cal["recall"]}
-    log(f"note: {count} cases: {note}")
+    log(f"note: {count} cases: {note}: exact search")
     return None, {**info, "note": note}
 
 
@@ -257,15 +257,18 @@ def add_to_index(ws: Workspace, path: str | Path, embedder: Embedder | None = No
     manifest = dict(index.manifest)
     ann, ann_info = index.ann, manifest["ann"]
     mode, target = ann_info.get("mode", "auto"), ann_info.get("target_recall", 0.95)
-    if ann is not None:  # grow the graph, then check its recall again (more cases can need more effort)
+    if ann is not None:
         ann.add(new_emb, start=len(index))
+    # check the graph's recall again once the index has grown by a tenth (more cases can need more effort);
+    # not on every small --add: serve retains cases one at a time, and a check costs seconds at 1M cases
+    if ann is not None and len(metadata) >= 1.1 * ann_info.get("checked_at_count", 0):
         cal = ann.calibrate(embeddings, target)
         ann_info = {**ann_info, "calibration": cal, "expansion_search": cal["expansion_search"],
                     "recall@10": cal["recall"], "checked_at_count": len(metadata)}
         if not cal["reached"]:
             log(f"note: after --add, HNSW recall@10 is {cal['recall']:.3f} at expansion_search "
                 f"{cal['expansion_search']}, below {target}: rebuild with `casebase index --force`, or --ann never")
-    elif len(metadata) >= 2 * ann_info.get("checked_at_count", 0):  # not re-measured on every small --add
+    elif ann is None and len(metadata) >= 2 * ann_info.get("checked_at_count", 0):  # kept exact: try again at 2x
         ann, ann_info = _decide_ann(len(metadata), ann_info["threshold"], embeddings, mode, target)
     added = {"path": str(path), "sha256": file_sha256(path), "cases": len(new), "at": _now()}
     manifest.update(count=len(metadata), added=[*manifest.get("added", []), added], ann=ann_info,
