@@ -385,3 +385,19 @@ def test_real_minilm_finds_a_paraphrase(case_ws):
                               "user account is locked because of wrong passwords"], k=3, mode="dense")
     assert "C09" in ids(hits[0]) and "C14" in ids(hits[1])
     assert hits[0].triage["category"]["value"] == "Finance"
+
+
+def test_minilm_batch_size_small_on_cpu_and_set_by_the_environment(monkeypatch):
+    from casebase.retrieve.embed import CPU_BATCH, SentenceTransformerEmbedder
+
+    monkeypatch.delenv("CASEBASE_EMBED_BATCH_SIZE", raising=False)
+    plain = SentenceTransformerEmbedder(None, device="cpu")
+    assert plain.batch_size == CPU_BATCH
+    monkeypatch.setenv("CASEBASE_EMBED_BATCH_SIZE", "16")
+    sixteen = SentenceTransformerEmbedder(None, device="cpu")
+    assert sixteen.batch_size == 16
+    texts = ["ORA-00942 table or view does not exist", "user locked after wrong passwords", "short"]
+    assert np.allclose(plain.encode(texts), sixteen.encode(texts), atol=1e-5)  # batching does not change vectors
+    monkeypatch.setenv("CASEBASE_EMBED_BATCH_SIZE", "lots")
+    with pytest.raises(CasebaseError, match="CASEBASE_EMBED_BATCH_SIZE"):
+        SentenceTransformerEmbedder(None, device="cpu")

@@ -61,10 +61,18 @@ class FakeEmbedder:
         return normalise(out)
 
 
-class SentenceTransformerEmbedder:
-    """A sentence-transformers model (CUDA when available, else CPU; CASEBASE_EMBED_DEVICE overrides)."""
+# Texts per forward pass. On CPU small batches win: sentence-transformers sorts a call's texts by length,
+# and a big batch pads them all to its longest one. MiniLM on 2 cores, forum problems (132 tokens on
+# average): 32 queries in one call cost 32 ms each at batch size 4 against 69 ms at 32; indexing 256
+# texts, 28 texts/s at 4 against 23 at 64. On a GPU the big batch wins.
+CPU_BATCH, GPU_BATCH = 4, 64
 
-    def __init__(self, name_or_path: str | None = None, batch_size: int = 64, device: str | None = None):
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model (CUDA when available, else CPU; CASEBASE_EMBED_DEVICE overrides the device,
+    CASEBASE_EMBED_BATCH_SIZE the texts per forward pass)."""
+
+    def __init__(self, name_or_path: str | None = None, batch_size: int | None = None, device: str | None = None):
         import torch
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
@@ -88,7 +96,12 @@ class SentenceTransformerEmbedder:
                                 f"the bundled {DEFAULT_MODEL}.") from error
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dimension = int(get_dim())
-        self.batch_size = batch_size
+        env_batch = os.environ.get("CASEBASE_EMBED_BATCH_SIZE")
+        if batch_size is None and env_batch:
+            if not env_batch.isdigit() or int(env_batch) < 1:
+                raise CasebaseError(f"CASEBASE_EMBED_BATCH_SIZE={env_batch!r}: give a whole number of texts, e.g. 8")
+            batch_size = int(env_batch)
+        self.batch_size = batch_size or (CPU_BATCH if str(device).startswith("cpu") else GPU_BATCH)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
