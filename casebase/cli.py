@@ -247,14 +247,14 @@ def search(
 
     Example: `casebase search "SQL0911N deadlock when saving ME21N" --k 5 --workspace ws`
     """
-    from casebase.retrieve import load_index
+    from casebase.retrieve import load_index, parse_weights, read_queries
 
     setup(quiet, as_json or queries is not None)
     try:
-        w = _parse_weights(weights)
+        w = parse_weights(weights)
         if (text is None) == (queries is None):
             raise CasebaseError("give either a TEXT to search for or --queries FILE.jsonl (not both).")
-        items = _read_queries(queries) if queries else [{"id": None, "text": text, "exclude_id": exclude_id}]
+        items = read_queries(queries) if queries else [{"id": None, "text": text, "exclude_id": exclude_id}]
         idx = load_index(Workspace.at(workspace, create=False))
         hits = idx.search_many([q["text"] for q in items], k=k, mode=mode, weights=w,
                                exclude=[q.get("exclude_id") or exclude_id for q in items])
@@ -267,25 +267,6 @@ def search(
                              ensure_ascii=False, default=str))
         return
     emit({**hits[0].to_dict(), "mode": mode}, as_json, quiet, print_search)
-
-
-def _parse_weights(text: str) -> tuple[float, float]:
-    try:
-        dense, bm25 = (float(x) for x in text.split(","))
-    except ValueError:
-        raise CasebaseError(f"--weights {text!r}: give two numbers DENSE,BM25, e.g. 1,1 or 0.7,0.3") from None
-    return dense, bm25
-
-
-def _read_queries(path: Path) -> list[dict]:
-    from casebase.jsonl import read_jsonl
-
-    rows = read_jsonl(path, lambda o: None if isinstance(o.get("text"), str) and o["text"].strip()
-                      else 'needs a non-empty "text"',
-                      'Each line: {"id": "...", "text": "..."} (optional "exclude_id").', f"--queries {path}")
-    if not rows:
-        raise CasebaseError(f"--queries {path}: no queries in the file.")
-    return [{"id": r.get("id", r["_line"]), "text": r["text"], "exclude_id": r.get("exclude_id")} for r in rows]
 
 
 @app.command()

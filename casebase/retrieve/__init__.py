@@ -13,11 +13,11 @@ tokenizer, bm25s), ``index`` (search, RRF, abstain, triage vote), ``build`` (ind
 manifests), ``ann`` (optional HNSW via usearch).
 """
 
-from casebase.retrieve.build import TEXT_MODES, add_to_index, build_index, read_cases
+from casebase.retrieve.build import TEXT_MODES, add_to_index, build_index, parse_weights, read_cases, read_queries
 from casebase.retrieve.bm25 import BM25Index, tokenize
 from casebase.retrieve.embed import DEFAULT_MODEL, Embedder, FakeEmbedder, get_embedder
 from casebase.retrieve.index import MODES, Index, SearchResult, load_index, rrf, vote
 
 __all__ = ["build_index", "add_to_index", "load_index", "Index", "SearchResult", "Embedder", "FakeEmbedder",
            "get_embedder", "DEFAULT_MODEL", "BM25Index", "tokenize", "rrf", "vote", "read_cases", "MODES",
-           "TEXT_MODES"]
+           "TEXT_MODES", "parse_weights", "read_queries"]

@@ -286,3 +286,22 @@ def add_to_index(ws: Workspace, path: str | Path, embedder: Embedder | None = No
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def parse_weights(text: str) -> tuple[float, float]:
+    """``--weights DENSE,BM25`` for hybrid search."""
+    try:
+        dense, bm25 = (float(x) for x in text.split(","))
+    except ValueError:
+        raise CasebaseError(f"--weights {text!r}: give two numbers DENSE,BM25, e.g. 1,1 or 0.7,0.3") from None
+    return dense, bm25
+
+
+def read_queries(path: Path) -> list[dict]:
+    """``--queries FILE.jsonl``: one {"id", "text", optional "exclude_id"} per line."""
+    rows = read_jsonl(path, lambda o: None if isinstance(o.get("text"), str) and o["text"].strip()
+                      else 'needs a non-empty "text"',
+                      'Each line: {"id": "...", "text": "..."} (optional "exclude_id").', f"--queries {path}")
+    if not rows:
+        raise CasebaseError(f"--queries {path}: no queries in the file.")
+    return [{"id": r.get("id", r["_line"]), "text": r["text"], "exclude_id": r.get("exclude_id")} for r in rows]
