@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from casebase.retrieve import get_embedder
-from casebase.retrieve.ann import HNSW
+from casebase.retrieve.ann import HNSW, graph_pays
 from casebase.retrieve.embed import encode_batched
 from casebase.workspace import Workspace
 
@@ -65,7 +65,7 @@ def ann_sweep(E: np.ndarray, sets: dict[str, np.ndarray], ef_values: tuple[int, 
     # what `casebase index --ann auto` decides for these vectors (calibrated on stored rows as queries)
     t = time.perf_counter()
     cal = ann.calibrate(E, 0.95)
-    cal["decision"] = "hnsw" if cal["reached"] and cal["ann_p50_ms"] < cal["exact_p50_ms"] else "exact"
+    cal["decision"] = "hnsw" if graph_pays(cal) else "exact"
     cal["calibrate_s"] = round(time.perf_counter() - t, 1)
     rows = []
     product_ef = HNSW_OPTIONS["expansion_search"]

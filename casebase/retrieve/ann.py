@@ -111,19 +111,14 @@ class HNSW:
         def exact(q):
             return np.argpartition(-(embeddings @ q), k)[:k]
 
-        exact_ms = _timed_ms(exact, qs)
+        exact_ms, _ = _timed(exact, qs)
         sweep = []
         for ef in EF_STEPS:
             self.expansion_search = ef
-            found, ms = [], []
-            for q in qs:
-                t = time.perf_counter()
-                hit = self.search(q, k + 1)[0][0]
-                ms.append((time.perf_counter() - t) * 1000)
-                found.append(hit)
+            ms, found = _timed(lambda q: self.search(q, k + 1)[0][0], qs)
             recall = float(np.mean([len(set(f.tolist()) & set(t.tolist()) - {int(r)}) / k
                                     for f, t, r in zip(found, truth, rows)]))
-            sweep.append({"expansion_search": ef, "recall": round(recall, 4), "p50_ms": round(_p50(ms), 3)})
+            sweep.append({"expansion_search": ef, "recall": round(recall, 4), "p50_ms": round(ms, 3)})
             if recall >= target:
                 break
         best = sweep[-1]
@@ -147,14 +142,16 @@ class HNSW:
         return ann
 
 
-def _p50(values) -> float:
-    return float(np.percentile(np.asarray(values), 50))
+def graph_pays(calibration: dict) -> bool:
+    """What ``--ann auto`` keeps a graph for: it reached the recall target and beat exact search."""
+    return bool(calibration["reached"]) and calibration["ann_p50_ms"] < calibration["exact_p50_ms"]
 
 
-def _timed_ms(fn, queries) -> float:
-    ms = []
+def _timed(fn, queries) -> tuple[float, list]:
+    """(median milliseconds of fn(q), the results), one query at a time."""
+    ms, results = [], []
     for q in queries:
         t = time.perf_counter()
-        fn(q)
+        results.append(fn(q))
         ms.append((time.perf_counter() - t) * 1000)
-    return _p50(ms)
+    return float(np.median(ms)), results

@@ -31,7 +31,7 @@ from casebase import __version__
 from casebase.errors import CasebaseError
 from casebase.jsonl import read_jsonl
 from casebase.progress import log
-from casebase.retrieve.ann import HNSW
+from casebase.retrieve.ann import HNSW, graph_pays
 from casebase.retrieve.bm25 import TOKENIZER_VERSION, BM25Index
 from casebase.retrieve.embed import Embedder, encode_batched, get_embedder
 from casebase.retrieve.index import index_dir, load_index
@@ -133,14 +133,12 @@ def _decide_ann(count: int, threshold: int, embeddings: np.ndarray, mode: str = 
     info.update(calibration=cal, build_s=round(build_s, 1), checked_at_count=count)
     measured = (f"HNSW recall@10 {cal['recall']:.3f} at expansion_search {cal['expansion_search']} "
                 f"({cal['ann_p50_ms']:.2f} ms a query vs {cal['exact_p50_ms']:.2f} ms exact)")
-    if mode == "auto" and not cal["reached"]:
-        note = f"{measured} does not reach --ann-recall {target}"
-    elif mode == "auto" and cal["ann_p50_ms"] >= cal["exact_p50_ms"]:
-        note = f"{measured} is no faster than exact search"
-    else:
+    if mode == "always" or graph_pays(cal):
         log(f"{count} cases: {measured}")
         return ann, {**info, "kind": "hnsw", "library": "usearch", "file": HNSW.FILE,
                      "expansion_search": cal["expansion_search"], "recall@10": cal["recall"]}
+    note = (f"{measured} does not reach --ann-recall {target}" if not cal["reached"]
+            else f"{measured} is no faster than exact search")
     log(f"note: {count} cases: {note}: exact search")
     return None, {**info, "note": note}
 
