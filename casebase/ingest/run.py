@@ -24,7 +24,7 @@ import pandas as pd
 from casebase.errors import CasebaseError
 from casebase.ingest.clean import clean_text
 from casebase.ingest.mappings import ROLES, Mapping, TableMapping, choose_mapping
-from casebase.ingest.names import drop_ambiguous, first_names
+from casebase.ingest.redact import drop_ambiguous, first_names
 from casebase.ingest.readers import read_table
 from casebase.ingest.redact import Redactor
 from casebase.progress import log, track

@@ -186,7 +186,7 @@ def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, to
 def _redactor(ws: Workspace, corpus: list[str]):
     """The ingest redactor with this workspace's pseudonym key: pasted tickets are redacted like the export
     (first names that are also common words of the case base, such as a product called Sage, are kept)."""
-    from casebase.ingest.names import drop_ambiguous, first_names
+    from casebase.ingest.redact import drop_ambiguous, first_names
     from casebase.ingest.redact import Redactor
     from casebase.ingest.run import workspace_key
 

@@ -29,7 +29,7 @@ _WORD = re.compile(r"(?<![\w@./-])[A-Za-z][a-z'-]{2,}(?![\w@/-]|\.\w)")
 @cache
 def first_names() -> frozenset[str]:
     """First names of the locales above, in their capitalised form, three letters or more."""
-    from casebase.ingest.redact import COMMON_WORDS
+    from casebase.ingest.redact.rules import COMMON_WORDS
 
     names: set[str] = set()
     for locale in LOCALES:
