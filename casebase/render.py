@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 out = Console()
+
+
+def print_error(message: str) -> None:
+    """A user error on stderr: the message quotes user input (ids, paths), so it is never read as markup."""
+    Console(stderr=True).print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
 
 
 def print_ingest(m: dict, workspace: Path) -> None:
@@ -27,6 +34,57 @@ def print_ingest(m: dict, workspace: Path) -> None:
     out.print(f"wrote {workspace}/tickets.parquet, messages.parquet ({c['messages_total_out']} messages), "
               f"quarantine.csv; manifest {workspace}/ingest.json "
               f"({m['timings_s']['messages_per_s']:.0f} messages/s)")
+
+
+def print_sample(r: dict) -> None:
+    out.print(Text(f"wrote {r['tickets']} tickets and {r['history']} history rows: {', '.join(map(str, r['files']))}"))
+
+
+def print_extract(m: dict) -> None:
+    c = m["counts"]
+    speed = f"; {m['timings_s']['tickets_per_minute']:.0f} tickets/min" if c["worked"] else ""
+    out.print(Text(f"{c['cases']} cases ({c['resolved']} resolved, {c['unresolved']} not; {c['from_cache']} from cache, "
+                   f"{c['llm_fallbacks']} LLM fallbacks) -> {m['outputs'][0]}{speed}"))
+
+
+def print_split(m: dict) -> None:
+    c = m["counts"]
+    out.print(Text(f"train {c['train']}, val {c['val']}, test {c['test']}; near-duplicates of test removed: "
+                   f"{c['near_duplicates_removed']}; unresolved left out: {c['unresolved_excluded']}"))
+
+
+def print_merge(r: dict) -> None:
+    out.print(Text(f"merged {r['adapter']} into {r['base']}: {r['merged']} ({r['parameters'] / 1e6:.0f}M parameters)"))
+
+
+def print_search_lines(items: list[dict], hits: list) -> None:
+    """``casebase search --queries``: one JSON line per query."""
+    for q, hit in zip(items, hits):
+        print(json.dumps({"id": q["id"], "results": hit.results, "abstained": hit.abstained,
+                          "best_similarity": hit.best_similarity, "triage": hit.triage}, ensure_ascii=False, default=str))
+
+
+def print_forget(s: dict) -> None:
+    """What `casebase forget` removed (or would remove): ticket ids and file names are user data, never markup."""
+    verb = "would erase" if s["dry_run"] else "erased"
+    ids = s["ticket_ids"]
+    found = ", ".join(f"{n} by --{k}" for k, n in s["selectors"].items() if n)
+    out.print(Text(f"{verb} {s['tickets']} ticket(s) ({found}): " + ", ".join(ids[:20])
+                   + (f" and {len(ids) - 20} more" if len(ids) > 20 else "")))
+    table = Table(title=Text(f"rows {'to remove' if s['dry_run'] else 'removed'} in {s['workspace']}"))
+    for col in ("file", "before", "removed", "after"):
+        table.add_column(col, justify="left" if col == "file" else "right")
+    for name, r in s["files"].items():
+        table.add_row(Text(name), str(r["rows_before"]), str(r["rows_removed"]), str(r["rows_after"]))
+    out.print(table)
+    if s["untouched_files"]:
+        out.print(Text("nothing to remove in: " + ", ".join(s["untouched_files"])))
+    for st in s["stale"]:
+        out.print(Text(f"{'would mark' if s['dry_run'] else 'marked'} stale: {st['path']} ({st['reason']})"))
+    for note in s["notes"]:
+        out.print(Text(f"note: {note}"))
+    if s["dry_run"]:
+        out.print(Text("dry run: nothing was changed; run again without --dry-run to erase"))
 
 
 def print_index(m: dict) -> None:

@@ -12,7 +12,7 @@ from casebase.cli import app
 
 runner = CliRunner()
 COMMANDS = ["sample", "ingest", "extract", "split", "index", "search", "train", "merge", "evaluate", "suggest",
-            "serve", "export-feedback", "demo"]
+            "serve", "export-feedback", "forget", "demo"]
 
 
 def test_help_lists_every_command():

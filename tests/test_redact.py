@@ -117,13 +117,13 @@ def test_iban_and_card(raw, expected, kind):
 
 @pytest.mark.parametrize("raw", [
     "Please pay to GB82 WEST 1234 5698 7654 33 by Friday.",  # fails mod-97
-    "IBAN: GB00WEST12345698765432",
     "card 4111 1111 1111 1112 exp 12/26",  # fails Luhn
     "card number 5500005555555558",
     # scn-frontend-8392.0: an SAP material number passes Luhn but is no card
     '"MATNR" : "000000000000040782"',
 ])
 def test_invalid_iban_and_card_are_kept(raw):
+    # (a mistyped IBAN right after the word IBAN is still redacted: test_cued_identifiers_go_whatever_their_checksum)
     assert redact(raw) == (raw, Counter())
 
 
@@ -133,12 +133,12 @@ def test_invalid_iban_and_card_are_kept(raw):
 @pytest.mark.parametrize("raw, expected", [
     # scn-netweaver-56.0 (the demo system's published password)
     ("Username : GW@ESW\n\nPassword : ESW4GW\n\nCan anyone reply",
-     "Username : GW@ESW\n\nPassword : <SECRET>\n\nCan anyone reply"),
+     "Username : <LOGIN>\n\nPassword : <SECRET>\n\nCan anyone reply"),
     # scn-netweaver-13.0
     ("**User**: GW@ESW\n\n**Password:** ESW4GW\n\nHost: gw.esworkplace",
-     "**User**: GW@ESW\n\n**Password:** <SECRET>\n\nHost: gw.esworkplace"),
+     "**User**: <LOGIN>\n\n**Password:** <SECRET>\n\nHost: gw.esworkplace"),
     # scn-frontend-8265.0
-    ('username = "GW@ESW",\n\n  password = "ESW4GW",', 'username = "GW@ESW",\n\n  password = <SECRET>,'),
+    ('username = "GW@ESW",\n\n  password = "ESW4GW",', 'username = "<LOGIN>",\n\n  password = <SECRET>,'),
     # scn-netweaver-47.1
     ('client.ClientCredentials.UserName.Password = "pword";', "client.ClientCredentials.UserName.Password = <SECRET>;"),
     # scn-netweaver-513.6 (the password replaced by a fictional one)

@@ -180,3 +180,18 @@ def test_warm_loads_the_query_encoder_before_the_first_request(serve_ws):
     engine.index._embedder = None  # as load_index leaves it: loaded on first use
     engine.warm()
     assert engine.index._embedder is not None
+
+
+def test_pasted_european_ticket_is_redacted_like_ingest_before_storage(client, serve_ws):
+    # the layers the old redactor lacked: a title and a surname, a continental phone, a mistyped IBAN after
+    # its cue word, a login, a postcode and town; the stored row and the answer carry the counts by type
+    from casebase.serve.store import Store
+
+    body = ("Frau Katharina Hoffmann aus der Buchhaltung (Tel. 06 12 34 56 78) meldet: IBAN DE00 1234 5678 9012 "
+            "3456 78 wird abgelehnt, Benutzer HMUELLER ist gesperrt, Lieferadresse Hauptstraße 12, 80331 München.")
+    s = client.post("/api/suggest", json={"body": body}, headers=AUTH).json()
+    stored = Store(serve_ws.root / "casebase.db").suggestion(s["id"])
+    for planted in ("Katharina", "Hoffmann", "06 12 34 56 78", "DE00", "HMUELLER", "Hauptstraße", "80331", "München"):
+        assert planted not in stored["body"], planted
+    assert {"PERSON", "PHONE", "IBAN", "LOGIN", "ADDRESS"} <= set(s["redacted"])
+    assert stored["response"]["redacted"] == s["redacted"]

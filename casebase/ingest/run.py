@@ -24,9 +24,8 @@ import pandas as pd
 from casebase.errors import CasebaseError
 from casebase.ingest.clean import clean_text
 from casebase.ingest.mappings import ROLES, Mapping, TableMapping, choose_mapping
-from casebase.ingest.redact import drop_ambiguous, first_names
 from casebase.ingest.readers import read_table
-from casebase.ingest.redact import Redactor
+from casebase.ingest.redact import RedactConfig, Redactor, build_redactor
 from casebase.progress import log, track
 from casebase.workspace import Workspace, write_manifest
 
@@ -61,9 +60,10 @@ class Quarantine:
 
 
 def run(ws: Workspace, tickets: str | Path, history: str | Path | None = None, mapping: str = "auto",
-        max_body_chars: int = DEFAULT_MAX_BODY_CHARS) -> dict:
+        max_body_chars: int = DEFAULT_MAX_BODY_CHARS, redact: RedactConfig | None = None) -> dict:
     """Ingest a raw export into the workspace; return the manifest."""
     t0 = time.perf_counter()
+    redact = redact or RedactConfig()
     tickets, history = Path(tickets), Path(history) if history else None
     t_raw, warnings = read_table(tickets)
     m_raw = None
@@ -78,7 +78,7 @@ def run(ws: Workspace, tickets: str | Path, history: str | Path | None = None, m
     t_read = time.perf_counter()
 
     names = collect_names(t_raw, m_raw, m)
-    redactor = Redactor(names, key=workspace_key(ws), first_names=gazetteer(t_raw, m_raw, m))
+    redactor = build_redactor(names, corpus_sample(t_raw, m_raw, m), key=workspace_key(ws), config=redact)
     q = Quarantine()
     tk = select(t_raw, m.tickets, tickets.name)
     tk = check_tickets(tk, q, m, redactor)
@@ -118,12 +118,13 @@ def run(ws: Workspace, tickets: str | Path, history: str | Path | None = None, m
     t_end = time.perf_counter()
     return write_manifest(
         ws, "ingest",
-        config={"mapping": m.to_dict(), "max_body_chars": max_body_chars},
+        config={"mapping": m.to_dict(), "max_body_chars": max_body_chars,
+                "redact": redact.model_dump() | {"languages_used": list(redactor.languages)}},
         inputs=inputs, counts=counts,
         timings={"read": t_read - t0, "check": t_checked - t_read, "clean_redact": t_clean - t_checked,
                  "write": t_end - t_clean, "total": t_end - t0,
                  "messages_per_s": len(msgs) / max(t_clean - t_checked, 1e-9)},
-        extra={"warnings": warnings, "outputs": [str(ws.tickets), str(ws.messages), str(ws.quarantine)]},
+        extra={"warnings": warnings, "redaction": redactor.describe(), "outputs": [str(ws.tickets), str(ws.messages), str(ws.quarantine)]},
     )
 
 
@@ -149,14 +150,14 @@ def unmapped_warnings(m: Mapping, t_raw: pd.DataFrame, m_raw: pd.DataFrame | Non
     return out
 
 
-def gazetteer(t_raw: pd.DataFrame, m_raw: pd.DataFrame | None, m: Mapping, sample: int = 20_000) -> frozenset[str]:
-    """First names to redact anywhere, less those that are plain words of this export."""
+def corpus_sample(t_raw: pd.DataFrame, m_raw: pd.DataFrame | None, m: Mapping, sample: int = 20_000) -> list[str]:
+    """Text of this export from which the redactor learns its plain words and languages."""
     texts = []
     for raw, tm in ((m_raw, m.messages), (t_raw, m.tickets)):
         col = tm.columns.get("body")
         if raw is not None and col in raw.columns:
-            texts.extend(raw[col].dropna().head(sample).tolist())
-    return drop_ambiguous(first_names(), texts)
+            texts.extend(str(t) for t in raw[col].dropna().head(sample))
+    return texts
 
 
 def collect_names(t_raw: pd.DataFrame, m_raw: pd.DataFrame | None, m: Mapping) -> list[str]:
@@ -331,15 +332,16 @@ def _init_worker(redactor: Redactor) -> None:
 
 def _clean_redact_chunk(args: tuple[list[str], int]) -> list[tuple[str, Counter, bool]]:
     texts, max_chars = args
-    return [clean_redact_one(t, _WORKER_REDACTOR, max_chars) for t in texts]
+    return clean_redact_many(texts, _WORKER_REDACTOR, max_chars)
 
 
-def clean_redact_one(text: str, redactor: Redactor, max_chars: int) -> tuple[str, Counter, bool]:
-    truncated = len(text) > max_chars
-    if truncated:
-        text = text[:max_chars] + f"\n[... {len(text) - max_chars} characters truncated]"
-    cleaned, counts = redactor.redact(clean_text(text))
-    return cleaned, counts, truncated
+def clean_redact_many(texts: list[str], redactor: Redactor, max_chars: int) -> list[tuple[str, Counter, bool]]:
+    """Truncate, clean and redact texts (the named-entity pass runs once per call)."""
+    cut = [len(t) > max_chars for t in texts]
+    texts = [t[:max_chars] + f"\n[... {len(t) - max_chars} characters truncated]" if c else t
+             for t, c in zip(texts, cut)]
+    done = redactor.redact_many([clean_text(t) for t in texts])
+    return [(text, counts, c) for (text, counts), c in zip(done, cut)]
 
 
 def clean_and_redact(msgs: pd.DataFrame, redactor: Redactor, max_chars: int, q: Quarantine,
@@ -380,12 +382,15 @@ def redact_tickets(tk: pd.DataFrame, redactor: Redactor) -> tuple[pd.DataFrame, 
         if tk[col].dtype != object and not pd.api.types.is_string_dtype(tk[col]):
             continue
         clean = col == "subject" or col in TEXT_EXTRAS
+        present = [v is not None and v == v for v in tk[col]]
+        texts = [clean_text(str(v)) if clean else str(v) for v, ok in zip(tk[col], present) if ok]
+        done = iter(redactor.redact_many(texts))
         values = []
-        for v in tk[col]:
-            if v is None or v != v:
+        for ok in present:
+            if not ok:
                 values.append(None)
                 continue
-            text, c = redactor.redact(clean_text(str(v)) if clean else str(v))
+            text, c = next(done)
             counts.update(c)
             values.append(text)
         tk[col] = values

@@ -70,12 +70,13 @@ def error(status: int, code: str, message: str) -> JSONResponse:
 
 
 def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, token: str | None = None,
+               languages: list[str] | None = None,
                max_body_bytes: int = 64_000, engine: Suggester | None = None) -> FastAPI:
     """The FastAPI app over one workspace; ``token`` defaults to $CASEBASE_TOKEN."""
     token = (os.environ.get("CASEBASE_TOKEN") if token is None else token) or None  # "" means no token
     engine = engine or Suggester(ws, arm=arm, llm=llm)
     store = Store(ws.root / "casebase.db")
-    redactor = _redactor(ws, engine.index.metadata["text"].tolist())
+    redactor = _redactor(ws, engine.index.metadata["text"].tolist(), languages)
     app = FastAPI(title="casebase", version=__version__,
                   description="Suggestions for support agents from the case base of past tickets.")
     app.state.engine, app.state.store = engine, store
@@ -119,14 +120,16 @@ def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, to
 
     @app.get("/healthz")
     def healthz() -> dict:
+        stale = getattr(engine, "stale", None)  # set when `casebase forget` erased tickets the arm was built on
         return {"status": "ok", "version": __version__, "cases": len(engine.index), "arm": engine.arm,
-                "arm_reason": engine.reason, "auth": token is not None}
+                "arm_reason": engine.reason, "auth": token is not None, "stale": stale is not None,
+                "stale_reason": stale["reason"] if stale else None}
 
     @app.post("/api/suggest", dependencies=[Depends(require_token)])
     def suggest(payload: SuggestIn) -> dict:
-        subject, _ = redactor.redact(payload.subject)
-        body, _ = redactor.redact(payload.body)
+        (subject, c1), (body, c2) = redactor.redact_many([payload.subject or "", payload.body])
         answer = engine.suggest(subject, body, arm=payload.arm)
+        answer["redacted"] = dict(c1 + c2)  # what the pasted ticket held, by type (stored with the suggestion)
         answer["id"] = store.add_suggestion(subject, body, answer["problem"], answer)
         return answer
 
@@ -183,14 +186,21 @@ def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, to
     return app
 
 
-def _redactor(ws: Workspace, corpus: list[str]):
-    """The ingest redactor with this workspace's pseudonym key: pasted tickets are redacted like the export
-    (first names that are also common words of the case base, such as a product called Sage, are kept)."""
-    from casebase.ingest.redact import drop_ambiguous, first_names
-    from casebase.ingest.redact import Redactor
+def _redactor(ws: Workspace, corpus: list[str], languages: list[str] | None = None):
+    """The ingest redactor with this workspace's key and settings (ingest.json): pasted tickets are
+    redacted like the export (names that are plain words of the case base, such as a product called
+    Sage, are kept); ``languages`` overrides the workspace's."""
+    from casebase.ingest.redact import RedactConfig, build_redactor
     from casebase.ingest.run import workspace_key
 
-    return Redactor(key=workspace_key(ws), first_names=drop_ambiguous(first_names(), corpus))
+    manifest = ws.read_manifest("ingest") or {}
+    saved = dict((manifest.get("config") or {}).get("redact") or {})
+    if saved.get("languages_used"):
+        saved["languages"] = saved["languages_used"]
+    config = RedactConfig(**{k: v for k, v in saved.items() if k in RedactConfig.model_fields})
+    if languages:
+        config = config.model_copy(update={"languages": languages})
+    return build_redactor(corpus=corpus, key=workspace_key(ws), config=config)
 
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}

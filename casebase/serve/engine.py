@@ -4,7 +4,8 @@
     engine.suggest("ATP check", "Error BTE 01000821 when running the ATP check")
 
 The arm: ``arm`` if given, else the best arm of the newest evaluation (``eval/*/summary.json``)
-whose adapter exists, else base+rag, else retrieval only. A ticket whose best match is below the
+whose adapter exists, else base+rag, else retrieval only (served with a warning, and ``stale`` in /healthz, when
+``casebase forget`` marked its adapter or evaluation stale). A ticket whose best match is below the
 index's calibrated threshold gets no draft (``abstained``): no invented solution. Generation goes
 through a ``Batcher`` so concurrent requests share model batches instead of queueing one by one.
 """
@@ -12,6 +13,7 @@ through a ``Batcher`` so concurrent requests share model batches instead of queu
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import threading
 import time
@@ -23,6 +25,7 @@ from casebase.evaluate.run import ADAPTER, ARMS, arm_llm
 from casebase.extract.heuristic import problem_text
 from casebase.llm.answer import TokenBudget, build_messages, parse_answer
 from casebase.progress import log
+from casebase.stale import arm_staleness
 from casebase.workspace import Workspace
 
 
@@ -83,7 +86,7 @@ class Suggester:
         self.ws, self.k, self.max_new_tokens, self.llm_spec = ws, k, max_new_tokens, llm
         self.index = load_index(ws)
         self.lock = threading.Lock()  # the index is swapped when cases are retained
-        reason = "set by --arm"
+        reason, source = "set by --arm", None
         if arm is None:
             arm, source = evaluated_arm(ws)
             reason = f"recommended arm of the latest evaluation ({source})" if arm else "no evaluation yet: base+rag"
@@ -91,6 +94,10 @@ class Suggester:
         if arm not in ARMS:
             raise CasebaseError(f"--arm {arm!r}: choose from {', '.join(ARMS)}")
         self.arm, self.reason = arm, reason
+        self.stale = arm_staleness(ws, ADAPTER.get(arm), source)
+        if self.stale:  # still served (the index no longer holds the erased cases), but say so
+            logging.getLogger("casebase.serve").warning("warning: arm %s is stale (%s): %s", arm,
+                                                        self.stale["reason"], self.stale["fix"])
         self.batch_size = batch_size
         self._batcher: Batcher | None = None
         self._budget: TokenBudget | None = None

@@ -4,13 +4,115 @@
     r.redact("Hi Sarah, call me on +44 7700 900123")  # -> ("Hi <PERSON>, call me on <PHONE>", counts)
     r.redact_many(texts)                               # the same, batched (the named-entity pass pays per batch)
     r.describe()                                       # what ran: layers, languages, gazetteer and model hashes
+
+The layers and their order: ``casebase/ingest/redact/core.py``; how well they work:
+``bench/redact.py`` and docs/benchmarks.md.
 """
 
-from casebase.ingest.redact.rules import COMMON_WORDS, PLACEHOLDERS, Redactor, iban_ok, luhn_ok  # noqa: F401
-from casebase.ingest.redact.gazetteer import drop_ambiguous, first_names  # noqa: F401
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pydantic import BaseModel, Field, field_validator
+
+from casebase.errors import CasebaseError
+from casebase.ingest.redact import gazetteer, lang, people
+from casebase.ingest.redact.core import Redactor
+from casebase.ingest.redact.gazetteer import drop_ambiguous, first_names, last_names, lowercase_counts
+from casebase.ingest.redact.people import Lexicon
+from casebase.ingest.redact.phones import DEFAULT_REGIONS
+from casebase.ingest.redact.rules import COMMON_WORDS, PLACEHOLDERS, iban_ok, luhn_ok
+
+__all__ = ["Redactor", "RedactConfig", "build_redactor", "PLACEHOLDERS", "COMMON_WORDS", "iban_ok", "luhn_ok",
+           "drop_ambiguous", "first_names", "last_names"]
 
 
-def build_redactor(names=(), corpus=(), key: bytes = b"casebase", config=None) -> Redactor:
-    """The redactor ingest and serve use: known ``names`` (authors, contacts), gazetteers less the
-    words that ``corpus`` writes in lower case, and the layers ``config`` turns on."""
-    return Redactor(names, key=key, first_names=drop_ambiguous(first_names(), corpus))
+class RedactConfig(BaseModel):
+    """How ingest and serve redact (recorded in ingest.json; serve reads it back from there)."""
+
+    languages: list[str] | None = Field(
+        None, description="languages of the desk's text (en, de, fr, nl, es, it); default: guessed from the data")
+    phone_regions: list[str] = Field(
+        list(DEFAULT_REGIONS), description="regions whose national phone formats are recognised (ISO 3166 codes)")
+    ner: bool = Field(True, description="run the named-entity pass on the candidate names the other layers leave")
+
+    @field_validator("languages")
+    @classmethod
+    def _known_languages(cls, v):
+        if v is None:
+            return v
+        bad = [x for x in v if x not in lang.LANGUAGES]
+        if bad or not v:
+            raise ValueError(f"languages {bad or v}: choose from {', '.join(lang.LANGUAGES)}")
+        return v
+
+    @field_validator("phone_regions")
+    @classmethod
+    def _known_regions(cls, v):
+        import phonenumbers
+
+        bad = [x for x in v if x.upper() not in phonenumbers.SUPPORTED_REGIONS]
+        if bad:
+            raise ValueError(f"phone regions {bad} are not ISO 3166 region codes known to libphonenumber (e.g. GB, DE)")
+        return [x.upper() for x in v]
+
+
+def lexicon(corpus: Iterable[str], sample: int = 20_000) -> Lexicon:
+    """Plain words: function words (spaCy's stop-word lists where installed) and the words the
+    corpus writes in lower case."""
+    texts = []
+    for i, t in enumerate(corpus):
+        if i >= sample:
+            break
+        texts.append(str(t))
+    lower, upper = lowercase_counts(texts)
+    words: set[str] = set()
+    for code in lang.LANGUAGES:  # all of them: a German "Sie" in an English desk's export is still no name
+        words.update(lang.FUNCTION_WORDS.get(code, ()))
+        words.update(w for w in _stop_words(code) if len(w) > 1)
+    return Lexicon(lower=lower, upper=upper, words=frozenset(words))
+
+
+def _stop_words(code: str) -> frozenset[str]:
+    """spaCy's stop-word list of a language, read from its file (importing spaCy costs seconds)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("spacy")
+    if spec is None or not spec.submodule_search_locations:
+        return frozenset()
+    path = Path(list(spec.submodule_search_locations)[0]) / "lang" / code / "stop_words.py"
+    if not path.exists():
+        return frozenset()
+    scope: dict = {}
+    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), scope)  # a module of literals only
+    return frozenset(scope.get("STOP_WORDS", ()))
+
+
+def build_redactor(names: Iterable[str] = (), corpus: Iterable[str] = (), key: bytes = b"casebase",
+                   config: RedactConfig | None = None) -> Redactor:
+    """The redactor ingest and serve use: known ``names`` (authors, contacts), the gazetteers less
+    the words ``corpus`` writes in lower case, and the layers ``config`` turns on."""
+    config = config or RedactConfig()
+    corpus = [str(t) for t in corpus]
+    languages = config.languages or lang.detect(corpus)
+    lex = lexicon(corpus)
+    counts = (lex.lower, lex.upper)
+    not_names = lex.words | people.MONTHS_DAYS | people.GREETING_WORDS | gazetteer.NOT_NAMES
+
+    def plain(name: str) -> bool:  # folded too: Icelandic "Rún" must not take the word "Run" with it
+        return any(w in not_names or lex.is_word(w) for w in {name.lower(), people.fold(name).lower()})
+
+    firsts = frozenset(n for n in drop_ambiguous(first_names(), counts=counts) if not plain(n))
+    lasts = frozenset(n for n in last_names() if not plain(n))
+    if config.ner:
+        from casebase.ingest.redact import ner
+
+        try:
+            ner.info()
+        except CasebaseError:
+            raise
+    return Redactor(names, key=key, first_names=firsts, last_names=lasts, lexicon=lex,
+                    all_last_names=frozenset(n for n in last_names() if n.lower() not in lex.words),
+                    all_first_names=frozenset(n for n in gazetteer.all_first_names() if n.lower() not in lex.words), ner=config.ner,
+                    languages=languages, phone_regions=config.phone_regions)

@@ -1,0 +1,243 @@
+"""The redactor: layers of detection in a fixed order, each replacing what it finds with a
+typed placeholder and counting it.
+
+1. secrets and e-mail addresses (``rules``);
+2. checksummed identifiers: IBAN (mod 97), cards (Luhn), national ids (python-stdnum: UK NINO,
+   US SSN, FR NIR, NL BSN, DE tax id);
+3. context-cued identifiers whatever their checksum: "IBAN …", "NI number …", "SSN …",
+   dates of birth ("DOB", "Geburtsdatum", "né le"), login names ("user JSMITH01", "login: …");
+4. IP addresses; 5. phone numbers (libphonenumber, region hints); 6. postal addresses and postcodes;
+7. people: known names, titles, greetings and sign-offs, role words, gazetteers, then the
+   named-entity pass on the capitalised spans the rest leaves, then surnames after a redacted name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from casebase.ingest.redact import address, ids, lang, people, phones
+from casebase.ingest.redact.rules import COMMON_WORDS, RULES, _WORD
+
+LAYERS = ("secrets", "checksummed_ids", "cued_ids", "ip", "phones", "addresses", "people", "named_entities",
+          "surnames")
+# product and technical names that look like people's names
+ALLOW = frozenset("""
+Sage Crystal Pegasus Opera Dynamics Oracle Jasper Sherlock Julia Ruby Hana Maven Jenkins Ansible Watson Kafka
+Pandas Django Flask Spring Hibernate Apache Tomcat Jetty Nginx Docker Kubernetes Helm Terraform Vault Consul
+Excel Word Outlook Teams Azure Windows Linux Ubuntu Debian Redhat Android Safari Chrome Firefox Edge Opera
+SharePoint OneDrive PowerShell Navision Business Central Xero Quickbooks Datev Lexware Sap Abap Fiori Basis
+Salesforce Zendesk Freshdesk Jira Confluence Slack Zoom Citrix Vmware Hyper Veeam Acronis Symantec Sophos Kaspersky
+""".split())
+
+
+_YEARISH = re.compile(r"\d[./-]\d{1,2}[./-]\d\d|\b(?:19|20)\d\d\b")
+_HANDLE = re.compile(r"(?<![\w@./-])[^\W_][\w'’-]*(?![\w@/-]|\.\w)")
+
+
+def _spans_sub(text: str, spans: Iterable[tuple[int, int]], kind: str, counts: Counter) -> str:
+    """Replace non-overlapping spans (that do not cut a placeholder) with ``<kind>``."""
+    spans = sorted(set(spans))
+    if not spans:
+        return text
+    out, last = [], 0
+    for s, e in spans:
+        if s < last or e <= s:
+            continue
+        seg = text[s:e]
+        if "<" in seg or ">" in seg:
+            continue
+        out.append(text[last:s])
+        out.append(f"<{kind}>")
+        counts[kind] += 1
+        last = e
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _rule_sub(text: str, rule, counts: Counter) -> str:
+    def repl(m: re.Match) -> str:
+        if rule.check is not None and not rule.check(m):
+            return m.group(0)
+        counts[rule.kind] += 1
+        if rule.group:
+            return m.group(0)[: m.start(rule.group) - m.start()] + f"<{rule.kind}>" + m.group(0)[m.end(rule.group) - m.start():]
+        return f"<{rule.kind}>"
+    return rule.pattern.sub(repl, text)
+
+
+def _group_sub(text: str, pattern: re.Pattern, kind: str, counts: Counter, group: int = 1, check=None) -> str:
+    spans = [(m.start(group), m.end(group)) for m in pattern.finditer(text) if check is None or check(m)]
+    return _spans_sub(text, spans, kind, counts)
+
+
+_RULES_BY_KIND: dict[str, list] = {}
+for _r in RULES:
+    _RULES_BY_KIND.setdefault(_r.kind, []).append(_r)
+
+
+class Redactor:
+    """Replaces personal data with typed placeholders.
+
+    ``names``: people the export names (authors, contacts): their full names and distinctive first
+    names go wherever they stand. ``first_names``/``last_names``: gazetteers (``build_redactor``
+    loads the frozen ones). ``lexicon``: the plain words of the corpus. ``ner``: run the
+    named-entity pass on what the other layers leave."""
+
+    def __init__(self, names: Iterable[str] = (), key: bytes = b"casebase", first_names: Iterable[str] = (),
+                 last_names: Iterable[str] = (), all_last_names: Iterable[str] = (), all_first_names: Iterable[str] = (), lexicon: people.Lexicon | None = None, ner: bool = False,
+                 languages: Sequence[str] = lang.LANGUAGES, phone_regions: Sequence[str] = phones.DEFAULT_REGIONS):
+        self.key = key
+        self.ner = ner
+        self.languages = tuple(languages)
+        self.phone_regions = tuple(phone_regions)
+        self.names = people.Names(first={people.fold(n) for n in first_names},
+                                  last=frozenset(people.fold(n) for n in last_names),
+                                  last_all=frozenset(people.fold(n) for n in (all_last_names or last_names)),
+                                  first_all=frozenset(people.fold(n) for n in (all_first_names or first_names)),
+                                  lexicon=lexicon or people.Lexicon(), allow=ALLOW)
+        self.handles: set[str] = set()
+        self.names.last_translit = frozenset(ids._translit(n) for n in self.names.last_all)
+        for name in names:
+            self.add_name(name)
+
+    def add_name(self, name: str | None) -> None:
+        """A person of the export: the full name, and the first name when it is distinctive."""
+        if not name or "@" in name:
+            return
+        tokens = tuple(_WORD.findall(name))
+        if not tokens:
+            return
+        if len(tokens) > 1:
+            self.names.full.add(tokens)
+            self.names.full_starts.add(tokens[0])
+        first = tokens[0]
+        if first.lower() in COMMON_WORDS or len(first) < 3 or first.isupper() and len(first) < 4:
+            return
+        if len(tokens) == 1 and first.islower() and len(first) < 4:
+            return
+        if len(tokens) == 1:  # a handle as author: "rhaskins2", "devcenter"
+            self.handles.update((first, first[0].upper() + first[1:]))
+        if first.isalpha():
+            self.names.first.add(people.fold(first[0].upper() + first[1:]))
+
+    def pseudonym(self, name: str | None) -> str | None:
+        """A stable, non-reversible stand-in for a person: the same name gives the same id."""
+        if name is None or not str(name).strip():
+            return None
+        norm = " ".join(str(name).lower().split())
+        return "person-" + hmac.new(self.key, norm.encode(), hashlib.sha256).hexdigest()[:8]
+
+    def redact(self, text: str) -> tuple[str, Counter]:
+        """Return the redacted text and counts per placeholder type."""
+        return self.redact_many([text])[0]
+
+    def redact_many(self, texts: Sequence[str]) -> list[tuple[str, Counter]]:
+        """Redact many texts; the named-entity pass runs once over all their candidates."""
+        staged = [self._cheap(t) for t in texts]
+        if self.ner and any(c for _, _, c in staged):
+            from casebase.ingest.redact import ner
+
+            confirmed = ner.confirm([(t, c) for t, _, c in staged])
+        else:
+            confirmed = [[] for _ in staged]
+        out = []
+        for (text, counts, _), spans in zip(staged, confirmed):
+            if spans:
+                text = _spans_sub(text, spans, "PERSON", counts)
+            if "<PERSON>" in text:
+                text, n = people.absorb_surnames(text, self.names)
+            out.append((text, counts))
+        return out
+
+    def _cheap(self, text: str) -> tuple[str, Counter, list[tuple[int, int]]]:
+        counts: Counter = Counter()
+        if not text:
+            return text, counts, []
+        low = text.lower()
+        rules = _RULES_BY_KIND
+
+        def run_rules(*kinds: str) -> None:
+            nonlocal text
+            for kind in kinds:
+                for r in rules[kind]:
+                    if r.needles is None or any(n in low for n in r.needles):
+                        text = _rule_sub(text, r, counts)
+
+        run_rules("SECRET", "EMAIL")
+        if any(n in low for n in ids.SECRET_NEEDLES):
+            text = _group_sub(text, ids.SECRET_CUED, "SECRET", counts, check=ids.secret_ok)
+        if "eyj" in low:
+            text = _group_sub(text, ids.JWT, "SECRET", counts, group=0)
+        n_digits = sum(c.isdigit() for c in text)
+        has_digit = n_digits > 0
+        if n_digits >= 5:  # every identifier below has five digits or more
+            run_rules("IBAN", "CARD")
+            text = _spans_sub(text, ids.checksummed(text), "NATIONAL_ID", counts)
+            if "iban" in low:
+                text = _group_sub(text, ids.IBAN_CUED, "IBAN", counts)
+            text = _group_sub(text, ids.CUED_ID, "NATIONAL_ID", counts)
+            if _YEARISH.search(text):
+                text = _group_sub(text, ids.DOB, "DOB", counts)
+                text = _group_sub(text, ids.DOB_AFTER, "DOB", counts)
+            text = _group_sub(text, ids.CARD_CUED, "CARD", counts, check=ids.card_cued_ok)
+        if any(n in low for n in ids.LOGIN_NEEDLES):
+            text = _group_sub(text, ids.LOGIN, "LOGIN", counts, group=3,
+                              check=lambda m: ids.login_ok(m, self.names.lexicon, self.names.last))
+        text = _spans_sub(text, ids.accounts(text, self.names), "LOGIN", counts)
+        if has_digit:
+            run_rules("IP")
+            text = _spans_sub(text, ids.ipv6(text), "IP", counts)
+            run_rules("PHONE")
+            text = _spans_sub(text, phones.find(text, self.phone_regions), "PHONE", counts)
+            text = _spans_sub(text, address.streets(text), "ADDRESS", counts)
+            text = _spans_sub(text, address.postcodes(text, self.names.lexicon), "ADDRESS", counts)
+            if "<ADDRESS>" in text:
+                text = address.merge(text, counts)
+        if self.handles:
+            text = _spans_sub(text, [(m.start(), m.end() - (2 if m.group(0).endswith(("'s", "’s")) else 0))
+                                     for m in _HANDLE.finditer(text) if m.group(0) in self.handles
+                                     or m.group(0)[:-2] in self.handles], "PERSON", counts)
+        language = lang.guess(text, self.languages)
+        found, candidates = people.spans(text, self.names, language)
+        if found:
+            # candidates are positions in the text before the found names go: map them after
+            text, candidates = _sub_keep(text, found, candidates, counts)
+        return text, counts, candidates
+
+    def describe(self) -> dict:
+        """What ran, for the manifest."""
+        from casebase.ingest.redact import gazetteer
+
+        out = {"layers": list(LAYERS), "languages": list(self.languages), "phone_regions": list(self.phone_regions),
+               "gazetteers": gazetteer.files(), "first_names": len(self.names.first),
+               "last_names": len(self.names.last), "known_full_names": len(self.names.full),
+               "named_entities": {"enabled": self.ner}}
+        if self.ner:
+            from casebase.ingest.redact import ner
+
+            out["named_entities"].update(ner.info())
+        return out
+
+
+def _sub_keep(text: str, found, candidates, counts: Counter):
+    """Replace ``found`` spans with <PERSON> and shift the ``candidates`` spans to the new text."""
+    out, last, shift = [], 0, []
+    for s, e in sorted(found):
+        if s < last:
+            continue
+        out.append(text[last:s])
+        out.append("<PERSON>")
+        counts["PERSON"] += 1
+        shift.append((s, e, len("<PERSON>") - (e - s)))
+        last = e
+    out.append(text[last:])
+
+    def moved(pos: int) -> int:
+        return pos + sum(d for s, e, d in shift if e <= pos)
+
+    kept = [(moved(s), moved(e)) for s, e in candidates if not any(s < fe and e > fs for fs, fe, _ in shift)]
+    return "".join(out), kept
