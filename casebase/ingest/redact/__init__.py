@@ -11,6 +11,7 @@ The layers and their order: ``casebase/ingest/redact/core.py``; how well they wo
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 
 from pydantic import BaseModel, Field, field_validator
@@ -66,11 +67,15 @@ def lexicon(corpus: Iterable[str], sample: int = 20_000) -> Lexicon:
             break
         texts.append(str(t))
     lower, upper = lowercase_counts(texts)
+    from casebase.ingest.redact import ids
+
+    after_login: Counter = Counter(m.group(3).lower() for t in texts
+                                   if any(n in t.lower() for n in ids.LOGIN_NEEDLES) for m in ids.LOGIN.finditer(t))
     words: set[str] = set()
     for code in lang.LANGUAGES:  # all of them: a German "Sie" in an English desk's export is still no name
         words.update(lang.FUNCTION_WORDS.get(code, ()))
         words.update(w for w in _stop_words(code) if len(w) > 1)
-    return Lexicon(lower=lower, upper=upper, words=frozenset(words))
+    return Lexicon(lower=lower, upper=upper, words=frozenset(words), after_login=after_login)
 
 
 def _stop_words(code: str) -> frozenset[str]:

@@ -103,12 +103,18 @@ def login_ok(m: re.Match, lexicon, last_names) -> bool:
     value = m.group(3)
     low = value.lower()
     # a login name recurs in a desk's tickets: only a word the corpus writes often is a plain word here
-    common = low in lexicon.words or low in COMMON_WORDS or lexicon.lower.get(low, 0) >= 20 or lexicon.is_word(low) and not low.isalpha()
+    # (counted outside login cues: "rvenkat" recurs after "user", "saves" elsewhere too)
+    common = (low in lexicon.words or low in COMMON_WORDS
+              or lexicon.lower.get(low, 0) - lexicon.after_login.get(low, 0) >= 2)
     if low in SYSTEM_ACCOUNTS or common or _CODE_REF.search(value) or low in COMMON:
         return False  # code naming the variable: "username = l_username", "user: oRequest.user"
-    explicit = m.group(2).strip(" \t*") in (":", "=") or m.group(1).lower() not in ("user", "account", "compte", "kennung")
+    explicit = m.group(2).strip(" \t*") in (":", "=") or m.group(1).lower() not in (
+        "user", "account", "compte", "kennung", "login", "logon", "konto")
     if _ACCOUNTISH.fullmatch(value):
-        return not re.fullmatch(r"\d+(?:\.\d+)*", value)
+        if re.fullmatch(r"\d+(?:\.\d+)*", value):
+            return False
+        # "creation.Regards", "info.I", "details.integrators.key": sentences run together, property names
+        return explicit or any(c.isdigit() for c in value) or re.fullmatch(r"[a-z]+[._][a-z]+", value) is not None
     if value.isupper() and len(value) >= 4:
         cap = value[1:].capitalize(), value[:-1].capitalize(), value.capitalize()
         return explicit or any(c in last_names for c in cap)

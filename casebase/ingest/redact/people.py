@@ -91,6 +91,7 @@ class Lexicon:
     words: frozenset = frozenset()
     min_count: int = 2
     share: float = 0.2
+    after_login: Counter = field(default_factory=Counter)  # lower-case words right after a login cue
 
     def is_word(self, low: str) -> bool:
         low = _CONTRACTION.sub("", low)  # "you'll", "we've", "it's": the word before it
@@ -137,7 +138,7 @@ def _namey(tok: str, names: Names) -> bool:
 
 
 # a word, not a part of a code name (Ann_Replace_Comments, user.name, C:\\Users\\Anna, item2)
-_WORD_RE = re.compile(rf"(?<![\w@/\\]){_LETTER}+(?:['’-]{_LETTER}+)*\.?(?![\w@/\\]|(?<=\.)\w)")
+_WORD_RE = re.compile(rf"(?<![\w@/\\.]){_LETTER}+(?:['’-]{_LETTER}+)*\.?(?![\w@/\\]|(?<=\.)\w)")
 
 
 def _words(text: str) -> list[tuple[int, int, str]]:
@@ -193,7 +194,8 @@ def spans(text: str, names: Names, lang: str = "en") -> tuple[list[tuple[int, in
             continue
         i = _index(words, m.end())
         start = _index(words, m.start())
-        if i is not None and start is not None and (end := name_from(i, need_namey=False, most=3)) is not None:
+        lower_title = m.group(0)[:1].islower()  # "I did miss. Please help": a lower-case title needs a real name
+        if i is not None and start is not None and (end := name_from(i, need_namey=lower_title, most=3)) is not None:
             take(start, end)
     # greetings, sign-offs and role words: the name right after them
     for pattern in (GREETING, ROLE):
