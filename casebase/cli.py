@@ -16,9 +16,8 @@ import typer
 
 from casebase import __version__, progress
 from casebase.errors import CasebaseError
-from casebase.ingest.redact import RedactConfig
 from casebase.render import (out, print_error, print_evaluate, print_extract, print_forget, print_index, print_ingest, print_merge,
-                             print_sample, print_search, print_search_lines, print_split, print_suggestion, print_train)
+                             print_sample, print_search, print_search_lines, print_split, print_train)
 from casebase.workspace import Workspace
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -55,19 +54,6 @@ def main(
                                                     help="Show the version and exit.")] = None,
 ) -> None:
     pass
-
-
-def redact_config(languages: str | None, **fields):
-    """The redaction config from CLI flags; a bad value is a CasebaseError naming the allowed ones."""
-    from pydantic import ValidationError
-
-    from casebase.ingest.redact import RedactConfig
-
-    try:
-        return RedactConfig(languages=[x.strip() for x in languages.split(",") if x.strip()] if languages else None,
-                            **fields)
-    except ValidationError as e:
-        raise CasebaseError("; ".join(err["msg"].removeprefix("Value error, ") for err in e.errors())) from None
 
 
 def setup(quiet: bool, as_json: bool) -> None:
@@ -116,7 +102,8 @@ def ingest(
         help="Column mapping: auto, canonical, saleslogix, or a TOML file (docs/mapping.md).")] = "auto",
     max_body_chars: Annotated[int, typer.Option(help="Longer message bodies are truncated (counted in the manifest).")] = 50_000,
     languages: LanguagesOpt = None,
-    ner: Annotated[bool, typer.Option(help=RedactConfig.model_fields["ner"].description)] = RedactConfig().ner,
+    ner: Annotated[Optional[bool], typer.Option(
+        "--ner/--no-ner", help="Named-entity pass on the candidate names the other layers leave [default: on].")] = None,
     workspace: WorkspaceOpt = Path("workspace"),
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
@@ -129,7 +116,9 @@ def ingest(
 
     setup(quiet, as_json)
     try:
-        config = redact_config(languages, ner=ner)
+        from casebase.ingest.redact import RedactConfig
+
+        config = RedactConfig.from_flags(languages, ner=ner)
         manifest = run(Workspace.at(workspace), tickets, history, mapping=mapping, max_body_chars=max_body_chars,
                        redact=config)
     except CasebaseError as err:
@@ -380,88 +369,6 @@ def evaluate(
 
 
 @app.command()
-def suggest(
-    text: Annotated[str, typer.Argument(help="The ticket's message (body).")],
-    subject: Annotated[str, typer.Option(help="The ticket's subject.")] = "",
-    arm: Annotated[Optional[str], typer.Option(
-        help="retrieval, base, base+rag, standard, standard+rag or hybrid+rag [default: the recommended arm of the latest "
-             "evaluation, else base+rag].")] = None,
-    llm: Annotated[Optional[str], typer.Option(help="Base model spec (local, local:PATH, openai:URL#MODEL).")] = None,
-    k: Annotated[int, typer.Option(min=1, help="Past cases cited.")] = 3,
-    workspace: WorkspaceOpt = Path("workspace"),
-    quiet: QuietOpt = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """A draft solution, urgency and category for a new ticket, with the past cases it rests on.
-
-    Example: `casebase suggest --workspace ws --subject "ATP" "Error BTE 01000821 when running ATP check"`
-    """
-    from casebase.serve.engine import Suggester
-
-    setup(quiet, as_json)
-    try:
-        engine = Suggester(Workspace.at(workspace, create=False), arm=arm, llm=llm, k=k)
-        answer = engine.suggest(subject, text)
-    except CasebaseError as err:
-        fail(err)
-    emit(answer, as_json, quiet, print_suggestion)
-
-
-@app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on; beyond loopback only with CASEBASE_TOKEN set.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8000,
-    arm: Annotated[Optional[str], typer.Option(help="Generation arm [default: recommended by the latest evaluation, else base+rag].")] = None,
-    llm: Annotated[Optional[str], typer.Option(help="Base model spec (local, local:PATH, openai:URL#MODEL).")] = None,
-    languages: LanguagesOpt = None,
-    workspace: WorkspaceOpt = Path("workspace"),
-) -> None:
-    """Serve the API (/api/..., OpenAPI at /docs) and the agents' page (/) over a workspace.
-
-    Write endpoints need `Authorization: Bearer $CASEBASE_TOKEN` when that variable is set.
-
-    Example: `casebase serve --workspace ws --port 8765`
-    """
-    import uvicorn
-
-    from casebase.serve.app import check_bind, create_app
-
-    try:
-        check_bind(host, os.environ.get("CASEBASE_TOKEN"))
-        application = create_app(Workspace.at(workspace, create=False), arm=arm, llm=llm,
-                                 languages=redact_config(languages).languages if languages else None)
-        application.state.engine.warm()
-    except CasebaseError as err:
-        fail(err)
-    out.print(f"casebase serving {workspace} on http://{host}:{port}/ (arm {application.state.engine.arm}: "
-              f"{application.state.engine.reason}); Ctrl+C stops it")
-    uvicorn.run(application, host=host, port=port, log_level="warning")
-
-
-@app.command("export-feedback")
-def export_feedback(
-    out_file: Annotated[Path, typer.Option("--out", help="JSONL file to write.")] = Path("feedback-sft.jsonl"),
-    workspace: WorkspaceOpt = Path("workspace"),
-    quiet: QuietOpt = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Write accepted and edited answers from casebase.db as SFT-ready chat JSONL (the next training round).
-
-    Example: `casebase export-feedback --workspace ws --out feedback.jsonl`
-    """
-    from casebase.serve.store import Store
-
-    setup(quiet, as_json)
-    ws = Workspace.at(workspace, create=False)
-    if not (ws.root / "casebase.db").exists():
-        fail(CasebaseError(f"no casebase.db in {ws.root}: serve the workspace and collect feedback first "
-                           f"(`casebase serve --workspace {ws.root}`)"))
-    n = Store(ws.root / "casebase.db").export_feedback(out_file)
-    emit({"examples": n, "out": str(out_file)}, as_json, quiet,
-         lambda r: out.print(f"wrote {r['examples']} examples (accepted + edited answers) to {r['out']}"))
-
-
-@app.command()
 def forget(
     ticket: Annotated[Optional[list[str]], typer.Option(help="A ticket id to erase (repeatable).")] = None,
     person: Annotated[Optional[list[str]], typer.Option(help="A person's name: every ticket they wrote in (matched by "
@@ -515,6 +422,8 @@ def demo(
                   f"`casebase serve --workspace WS`)")
         serve(host="127.0.0.1", port=port, arm=None, llm=None, workspace=ws.root)
 
+
+from casebase.cli_serve import export_feedback, serve, suggest  # noqa: E402,F401  (registers the serving commands)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

@@ -12,7 +12,6 @@ texts it was asked for (it also finds records that carry no ticket id: quarantin
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import sqlite3
@@ -26,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from casebase.workspace import Workspace, file_sha256
+from casebase.workspace import atomic_write as atomic
 
 SPLITS = ("train", "val", "test")
 
@@ -41,16 +41,6 @@ class Plan:
         self.rows[name] = {"rows_before": before, "rows_removed": removed, "rows_after": before - removed}
         if removed and write is not None:
             self.writes.append((name, write))
-
-
-def atomic(path: Path, write) -> None:
-    """``write(tmp)`` into a temporary file beside ``path``, then rename it over ``path``."""
-    tmp = path.with_name(f".{path.name}.forget-tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _parquet(plan: Plan, ws: Workspace, path: Path, ids: set[str]) -> None:
@@ -309,6 +299,3 @@ def load_json(path: Path) -> dict | None:
     except (OSError, json.JSONDecodeError):
         return None
 
-
-def write_json(path: Path, data: dict) -> None:
-    atomic(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2, default=str)))

@@ -20,6 +20,7 @@ are marked ``stale``; ``casebase serve`` warns when it serves a stale arm.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import difflib
 import json
@@ -33,10 +34,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from casebase import erase
-from casebase.erase import SPLITS, case_files, db_rows, jsonl_rows, load_json, read_quarantine, write_json
+from casebase.erase import SPLITS, case_files, db_rows, jsonl_rows, load_json, read_quarantine
 from casebase.errors import CasebaseError
 from casebase.stale import mark_stale, stale_targets
-from casebase.workspace import Workspace, file_sha256, write_manifest
+from casebase.workspace import Workspace, file_sha256, write_json, write_manifest
 
 SELECTORS = ("ticket", "person", "text")
 MIN_TEXT = 3  # a shorter --text would match nearly every ticket
@@ -244,7 +245,7 @@ def _update_stage_manifests(ws: Workspace, plan: erase.Plan, rewritten: dict[Pat
     for stage, files in stages.items():
         removed = {f: plan.rows[f]["rows_removed"] for f in files if f in plan.rows and plan.rows[f]["rows_removed"]}
         manifest = ws.read_manifest(stage)
-        if manifest is None or not (removed or _refresh_hashes(json.loads(json.dumps(manifest)), rewritten)):
+        if manifest is None or not (removed or _refresh_hashes(copy.deepcopy(manifest), rewritten)):
             continue
         _refresh_hashes(manifest, rewritten)
         counts = manifest.setdefault("counts", {})

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from casebase.erase import SPLITS, load_json, write_json
-from casebase.workspace import Workspace, file_sha256
+from casebase.erase import SPLITS, load_json
+from casebase.workspace import Workspace, file_sha256, write_json
 
 
 def stale_targets(ws: Workspace, ids: set[str], splits: dict[str, set[str]], index_ids: set[str]) -> list[str]:

@@ -125,8 +125,20 @@ def write_manifest(ws: Workspace, stage: str, *, config: dict[str, Any], inputs:
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         **(extra or {}),
     }
-    path = path or ws.manifest_path(stage)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, default=str))
-    tmp.replace(path)
+    write_json(path or ws.manifest_path(stage), manifest)
     return manifest
+
+
+def atomic_write(path: Path, write) -> None:
+    """``write(tmp)`` into a temporary file beside ``path``, then rename it over ``path``: a reader
+    sees the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2, default=str)))

@@ -70,7 +70,7 @@ def error(status: int, code: str, message: str) -> JSONResponse:
 
 
 def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, token: str | None = None,
-               languages: list[str] | None = None,
+               languages: str | None = None,
                max_body_bytes: int = 64_000, engine: Suggester | None = None) -> FastAPI:
     """The FastAPI app over one workspace; ``token`` defaults to $CASEBASE_TOKEN."""
     token = (os.environ.get("CASEBASE_TOKEN") if token is None else token) or None  # "" means no token
@@ -186,10 +186,10 @@ def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, to
     return app
 
 
-def _redactor(ws: Workspace, corpus: list[str], languages: list[str] | None = None):
+def _redactor(ws: Workspace, corpus: list[str], languages: str | None = None):
     """The ingest redactor with this workspace's key and settings (ingest.json): pasted tickets are
     redacted like the export (names that are plain words of the case base, such as a product called
-    Sage, are kept); ``languages`` overrides the workspace's."""
+    Sage, are kept); ``languages`` ("en,de") overrides the workspace's."""
     from casebase.ingest.redact import RedactConfig, build_redactor
     from casebase.ingest.run import workspace_key
 
@@ -199,7 +199,7 @@ def _redactor(ws: Workspace, corpus: list[str], languages: list[str] | None = No
         saved["languages"] = saved["languages_used"]
     config = RedactConfig(**{k: v for k, v in saved.items() if k in RedactConfig.model_fields})
     if languages:
-        config = config.model_copy(update={"languages": languages})
+        config = config.model_copy(update={"languages": RedactConfig.from_flags(languages).languages})
     return build_redactor(corpus=corpus, key=workspace_key(ws), config=config)
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pydantic import BaseModel, Field, field_validator
 
 from casebase.errors import CasebaseError
-from casebase.ingest.redact import gazetteer, lang, people
+from casebase.ingest.redact import gazetteer, ids, lang, people
 from casebase.ingest.redact.core import Redactor
 from casebase.ingest.redact.gazetteer import drop_ambiguous, first_names, last_names, lowercase_counts
 from casebase.ingest.redact.people import Lexicon
@@ -57,6 +57,20 @@ class RedactConfig(BaseModel):
             raise ValueError(f"phone regions {bad} are not ISO 3166 region codes known to libphonenumber (e.g. GB, DE)")
         return [x.upper() for x in v]
 
+    @classmethod
+    def from_flags(cls, languages: str | None = None, **fields) -> "RedactConfig":
+        """From command-line values (``--languages en,de``; a field left None keeps its default); a bad
+        value is a CasebaseError naming the allowed ones."""
+        from pydantic import ValidationError
+
+        given = {k: v for k, v in fields.items() if v is not None}
+        if languages:
+            given["languages"] = [x.strip() for x in languages.split(",") if x.strip()]
+        try:
+            return cls(**given)
+        except ValidationError as e:
+            raise CasebaseError("; ".join(err["msg"].removeprefix("Value error, ") for err in e.errors())) from None
+
 
 def lexicon(corpus: Iterable[str], sample: int = 20_000) -> Lexicon:
     """Plain words: function words (spaCy's stop-word lists where installed) and the words the
@@ -67,10 +81,11 @@ def lexicon(corpus: Iterable[str], sample: int = 20_000) -> Lexicon:
             break
         texts.append(str(t))
     lower, upper = lowercase_counts(texts)
-    from casebase.ingest.redact import ids
-
-    after_login: Counter = Counter(m.group(3).lower() for t in texts
-                                   if any(n in t.lower() for n in ids.LOGIN_NEEDLES) for m in ids.LOGIN.finditer(t))
+    after_login: Counter = Counter()  # words right after a login cue: their counts do not make them plain words
+    for t in texts:
+        low = t.lower()
+        if any(n in low for n in ids.LOGIN_NEEDLES):
+            after_login.update(m.group(3).lower() for m in ids.LOGIN.finditer(t))
     words: set[str] = set()
     for code in lang.LANGUAGES:  # all of them: a German "Sie" in an English desk's export is still no name
         words.update(lang.FUNCTION_WORDS.get(code, ()))
@@ -103,7 +118,7 @@ def build_redactor(names: Iterable[str] = (), corpus: Iterable[str] = (), key: b
     languages = config.languages or lang.detect(corpus)
     lex = lexicon(corpus)
     counts = (lex.lower, lex.upper)
-    not_names = lex.words | people.MONTHS_DAYS | people.GREETING_WORDS | gazetteer.NOT_NAMES
+    not_names = lex.words | people.MONTHS_DAYS | people.GREETING_WORDS | gazetteer.NOT_NAMES  # folded forms too
 
     def plain(name: str) -> bool:  # folded too: Icelandic "Rún" must not take the word "Run" with it
         return any(w in not_names or lex.is_word(w) for w in {name.lower(), people.fold(name).lower()})
@@ -113,11 +128,8 @@ def build_redactor(names: Iterable[str] = (), corpus: Iterable[str] = (), key: b
     if config.ner:
         from casebase.ingest.redact import ner
 
-        try:
-            ner.info()
-        except CasebaseError:
-            raise
-    return Redactor(names, key=key, first_names=firsts, last_names=lasts, lexicon=lex,
+        ner.info()  # load it here: a missing model fails now with its install hint, and forked workers share it
+    return Redactor(names, key=key, first_names=firsts, last_names=lasts, lexicon=lex, ner=config.ner,
+                    all_first_names=frozenset(n for n in gazetteer.all_first_names() if n.lower() not in lex.words),
                     all_last_names=frozenset(n for n in last_names() if n.lower() not in lex.words),
-                    all_first_names=frozenset(n for n in gazetteer.all_first_names() if n.lower() not in lex.words), ner=config.ner,
                     languages=languages, phone_regions=config.phone_regions)

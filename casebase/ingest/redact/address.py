@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 
-_CAP = r"[^\W\d_][^\W\d_'’.-]*"            # a capitalised or lower-case word (checked by the caller)
 _NAMEWORD = r"(?:[A-ZÀ-ÖØ-Þ][^\W\d_]*(?:['’-][^\W\d_]+)*)"
 _TOWN = rf"{_NAMEWORD}(?:[ -](?:(?:am|an|im|in|der|de|la|le|les|sur|sous|en|upon|on|aan|den|bei)[ -])?{_NAMEWORD}){{0,2}}"
 
@@ -47,9 +46,11 @@ US_STATES = ("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA 
 US_CITY_STATE_ZIP = re.compile(rf"\b{_TOWN},? (?:{'|'.join(US_STATES)}) \d{{5}}(?:-\d{{4}})?\b")
 # five digits (DE, FR, ES, IT) or four (AT, CH, BE) and a town, with a country prefix or a cue before
 ZIP_TOWN = re.compile(rf"(?:\b(?:D|F|A|CH|B|DE|FR|AT|NL)-)?\b\d{{4,5}} {_TOWN}")
-ZIP_CUE = re.compile(r"(?i)(?:\b(?:plz|postleitzahl|postcode|post code|postal code|zip(?: code)?|code postal|cp"
-                     r"|postcode|código postal|cap)\b\.?\s*[:=]?\s*)$")
-ZIP_ONLY = re.compile(r"\b(?:\d{4,5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|\d{4} ?[A-Z]{2})\b")
+_ZIP_CUE_WORDS = (r"(?i:\b(?:plz|postleitzahl|postcode|post code|postal code|zip(?: code)?|code postal|cp"
+                  r"|código postal|cap)\b\.?\s*[:=]?\s*)")
+ZIP_CUE = re.compile(_ZIP_CUE_WORDS + "$")
+# a postcode after its cue word, whatever follows it
+CUED_ZIP = re.compile(_ZIP_CUE_WORDS + r"(\b(?:\d{4,5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|\d{4} ?[A-Z]{2})\b)")
 # words after a number that make it a quantity, not a town: "5000 Records", "80331 Fehler"
 NOT_TOWNS = frozenset("""
 euro euros eur usd gbp chf dollar dollars pounds records rows items lines entries users documents invoices orders
@@ -97,7 +98,7 @@ def postcodes(text: str, lexicon=None):
         if ((m.group(0)[0].isalpha() or five or _placed(text, m.start())) and _town_ok(town)
                 and (lexicon is None or not lexicon.is_word(town.split()[0].lower()))):
             yield m.start(), m.end()
-    for m in re.finditer(ZIP_CUE.pattern[:-1] + r"(" + ZIP_ONLY.pattern + r")", text):
+    for m in CUED_ZIP.finditer(text):
         yield m.start(1), m.end(1)
 
 

@@ -24,15 +24,6 @@ from casebase.ingest.redact.rules import COMMON_WORDS, RULES, _WORD
 
 LAYERS = ("secrets", "checksummed_ids", "cued_ids", "ip", "phones", "addresses", "people", "named_entities",
           "surnames")
-# product and technical names that look like people's names
-ALLOW = frozenset("""
-Sage Crystal Pegasus Opera Dynamics Oracle Jasper Sherlock Julia Ruby Hana Maven Jenkins Ansible Watson Kafka
-Pandas Django Flask Spring Hibernate Apache Tomcat Jetty Nginx Docker Kubernetes Helm Terraform Vault Consul
-Excel Word Outlook Teams Azure Windows Linux Ubuntu Debian Redhat Android Safari Chrome Firefox Edge Opera
-SharePoint OneDrive PowerShell Navision Business Central Xero Quickbooks Datev Lexware Sap Abap Fiori Basis
-Salesforce Zendesk Freshdesk Jira Confluence Slack Zoom Citrix Vmware Hyper Veeam Acronis Symantec Sophos Kaspersky
-""".split())
-
 
 _YEARISH = re.compile(r"\d[./-]\d{1,2}[./-]\d\d|\b(?:19|20)\d\d\b")
 _HANDLE = re.compile(r"(?<![\w@./-])[^\W_][\w'’-]*(?![\w@/-]|\.\w)")
@@ -88,19 +79,16 @@ class Redactor:
     named-entity pass on what the other layers leave."""
 
     def __init__(self, names: Iterable[str] = (), key: bytes = b"casebase", first_names: Iterable[str] = (),
-                 last_names: Iterable[str] = (), all_last_names: Iterable[str] = (), all_first_names: Iterable[str] = (), lexicon: people.Lexicon | None = None, ner: bool = False,
+                 last_names: Iterable[str] = (), all_first_names: Iterable[str] = (), all_last_names: Iterable[str] = (),
+                 lexicon: people.Lexicon | None = None, ner: bool = False,
                  languages: Sequence[str] = lang.LANGUAGES, phone_regions: Sequence[str] = phones.DEFAULT_REGIONS):
         self.key = key
         self.ner = ner
         self.languages = tuple(languages)
         self.phone_regions = tuple(phone_regions)
-        self.names = people.Names(first={people.fold(n) for n in first_names},
-                                  last=frozenset(people.fold(n) for n in last_names),
-                                  last_all=frozenset(people.fold(n) for n in (all_last_names or last_names)),
-                                  first_all=frozenset(people.fold(n) for n in (all_first_names or first_names)),
-                                  lexicon=lexicon or people.Lexicon(), allow=ALLOW)
+        self.names = people.Names.of(first_names, last_names, all_first_names or first_names,
+                                     all_last_names or last_names, lexicon or people.Lexicon())
         self.handles: set[str] = set()
-        self.names.last_translit = frozenset(ids._translit(n) for n in self.names.last_all)
         for name in names:
             self.add_name(name)
 
@@ -138,25 +126,26 @@ class Redactor:
     def redact_many(self, texts: Sequence[str]) -> list[tuple[str, Counter]]:
         """Redact many texts; the named-entity pass runs once over all their candidates."""
         staged = [self._cheap(t) for t in texts]
-        if self.ner and any(c for _, _, c in staged):
+        if self.ner and any(c for _, _, _, c in staged):
             from casebase.ingest.redact import ner
 
-            confirmed = ner.confirm([(t, c) for t, _, c in staged])
+            confirmed = ner.confirm([(t, c) for t, _, _, c in staged])
         else:
             confirmed = [[] for _ in staged]
         out = []
-        for (text, counts, _), spans in zip(staged, confirmed):
-            if spans:
-                text = _spans_sub(text, spans, "PERSON", counts)
+        for (text, counts, found, _), spans in zip(staged, confirmed):
+            text = _spans_sub(text, found + spans, "PERSON", counts)
             if "<PERSON>" in text:
-                text, n = people.absorb_surnames(text, self.names)
+                text = people.absorb_surnames(text, self.names)
             out.append((text, counts))
         return out
 
-    def _cheap(self, text: str) -> tuple[str, Counter, list[tuple[int, int]]]:
+    def _cheap(self, text: str) -> tuple[str, Counter, list[tuple[int, int]], list[tuple[int, int]]]:
+        """Every layer but the named-entity pass: (text, counts, names found, candidates for the
+        model), the last two as spans of the returned text, not yet replaced."""
         counts: Counter = Counter()
         if not text:
-            return text, counts, []
+            return text, counts, [], []
         low = text.lower()
         rules = _RULES_BY_KIND
 
@@ -201,12 +190,8 @@ class Redactor:
             text = _spans_sub(text, [(m.start(), m.end() - (2 if m.group(0).endswith(("'s", "’s")) else 0))
                                      for m in _HANDLE.finditer(text) if m.group(0) in self.handles
                                      or m.group(0)[:-2] in self.handles], "PERSON", counts)
-        language = lang.guess(text, self.languages)
-        found, candidates = people.spans(text, self.names, language)
-        if found:
-            # candidates are positions in the text before the found names go: map them after
-            text, candidates = _sub_keep(text, found, candidates, counts)
-        return text, counts, candidates
+        found, candidates = people.spans(text, self.names, lang.guess(text, self.languages))
+        return text, counts, found, candidates
 
     def describe(self) -> dict:
         """What ran, for the manifest."""
@@ -222,22 +207,3 @@ class Redactor:
             out["named_entities"].update(ner.info())
         return out
 
-
-def _sub_keep(text: str, found, candidates, counts: Counter):
-    """Replace ``found`` spans with <PERSON> and shift the ``candidates`` spans to the new text."""
-    out, last, shift = [], 0, []
-    for s, e in sorted(found):
-        if s < last:
-            continue
-        out.append(text[last:s])
-        out.append("<PERSON>")
-        counts["PERSON"] += 1
-        shift.append((s, e, len("<PERSON>") - (e - s)))
-        last = e
-    out.append(text[last:])
-
-    def moved(pos: int) -> int:
-        return pos + sum(d for s, e, d in shift if e <= pos)
-
-    kept = [(moved(s), moved(e)) for s, e in candidates if not any(s < fe and e > fs for fs, fe, _ in shift)]
-    return "".join(out), kept

@@ -24,15 +24,22 @@ from pathlib import Path
 DATA = Path(__file__).resolve().parents[2] / "data"
 FIRST_FILE, LAST_FILE = DATA / "names_first.txt", DATA / "names_last.txt"
 
-# First names that are far more often product, place, month or plain words in ERP support text.
+# Products and technical names that are also people's names: never a name in support text.
+PRODUCTS = frozenset("""
+Sage Crystal Pegasus Opera Dynamics Oracle Jasper Sherlock Julia Ruby Hana Maven Jenkins Ansible Watson Kafka
+Pandas Django Flask Spring Hibernate Apache Tomcat Jetty Nginx Docker Kubernetes Helm Terraform Vault Consul
+Excel Word Outlook Teams Azure Windows Linux Ubuntu Debian Redhat Android Safari Chrome Firefox Edge Office
+SharePoint OneDrive PowerShell Navision Business Central Xero Quickbooks Datev Lexware Sap Abap Fiori Basis
+Salesforce Zendesk Freshdesk Jira Confluence Slack Zoom Citrix Vmware Hyper Veeam Acronis Symantec Sophos Kaspersky
+""".split())
+# First names that are far more often a place, a month or a plain word in ERP support text.
 NOT_NAMES = frozenset("""
-crystal hana chase mar sep sept del india georgia virginia carolina sydney florence austin chelsea devon
+chase mar sep sept del india georgia virginia carolina sydney florence austin chelsea devon
 kent jordan nova earl faith hunter mason carter amber jade angel misty sandy penny ray gene iris ivy holly
 dale glen dean jan feb apr jun jul aug oct nov dec mon tue wed thu fri sat sun august june april
-london paris berlin madrid dublin milan vienna lincoln chester york essex paris
+london paris berlin madrid dublin milan vienna lincoln chester york essex
 france china kenya chad israel italia africa america asia europa germany spain holland mac
-sage oracle opera pegasus dynamics jasper sherlock ruby maven jenkins ansible windows office excel
-""".split())
+""".split()) | {p.lower() for p in PRODUCTS}
 # a name: a capital letter, then letters (any script), with inner apostrophes or hyphens
 NAME_TOKEN = re.compile(r"[^\W\d_][^\W\d_]*(?:['’-][^\W\d_]+)*")
 _LOWER_WORD = re.compile(r"(?<![\w@./-])[^\W\d_][^\W\d_'’-]{2,}(?![\w@/-]|\.\w)")

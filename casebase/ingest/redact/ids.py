@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 
-from casebase.ingest.redact.rules import COMMON_WORDS
-
 from stdnum.de import idnr
 from stdnum.fr import nir
 from stdnum.nl import bsn
 from stdnum.us import ssn
+
+from casebase.ingest.redact.people import fold, translit
+from casebase.ingest.redact.rules import COMMON_WORDS, luhn_ok
 
 # -- checksummed, no cue needed ----------------------------------------------------------------
 # UK National Insurance number: two prefix letters (HMRC's allowed set), six digits, a suffix A-D
@@ -91,7 +92,7 @@ _CODE_REF = re.compile(r"(?i:user|login|logon|account|name)|[a-z][A-Z]\w*\.|\.[a
                        r"|^(?:req|request|self|this|ctx|args|params|config|data|form)\.")
 _WORDISH = re.compile(r"(?:tion|sion|ing|ed|ment|ly|ce|ble|ity|ness|ive|al|ous|ize|ise|ate|ure|ung|heit|keit|lich|ieren"
                       r"|eur|ique|able|ent|ant|ist|ism|ery|ary|ory|ship|ful|less|age|ance|ence)$")
-COMMON = frozenset("exit exits name names id ids group groups role roles list management account accounts admin "
+NOT_LOGINS = frozenset("exit exits name names id ids group groups role roles list management account accounts admin "
                    "interface friendly manual guide settings profile profiles master data type types".split())
 _ACCOUNTISH = re.compile(r".*\d.*|.+[._\\@].+")
 
@@ -106,7 +107,7 @@ def login_ok(m: re.Match, lexicon, last_names) -> bool:
     # (counted outside login cues: "rvenkat" recurs after "user", "saves" elsewhere too)
     common = (low in lexicon.words or low in COMMON_WORDS
               or lexicon.lower.get(low, 0) - lexicon.after_login.get(low, 0) >= 2)
-    if low in SYSTEM_ACCOUNTS or common or _CODE_REF.search(value) or low in COMMON:
+    if low in SYSTEM_ACCOUNTS or common or _CODE_REF.search(value) or low in NOT_LOGINS:
         return False  # code naming the variable: "username = l_username", "user: oRequest.user"
     explicit = m.group(2).strip(" \t*") in (":", "=") or m.group(1).lower() not in (
         "user", "account", "compte", "kennung", "login", "logon", "konto")
@@ -172,8 +173,6 @@ CARD_CUED = re.compile(r"(?i:(?<![\w-])(?:pan|card(?:[ _-]?(?:number|no))?|cc|kr
 
 
 def card_cued_ok(m: re.Match) -> bool:
-    from casebase.ingest.redact.rules import luhn_ok
-
     return luhn_ok(_digits(m.group(1)))
 
 
@@ -202,17 +201,11 @@ _DOTTED = re.compile(r"(?<![\w.@/\\-])([a-z]{1,12})\.([a-z]{1,20})(?![\w@/\\-]|\
 _CAPS = re.compile(r"(?<![\w.@/\\-])([A-Z])([A-Z]{5,14})(\d{0,3})(?![\w@/\\-])")
 
 
-def _translit(s: str) -> str:
-    return s.lower().replace("ue", "u").replace("oe", "o").replace("ae", "a").replace("ss", "ß")
-
-
 def accounts(text: str, names) -> list[tuple[int, int]]:
     """Spans of account names built from a person's name: an initial or a first name joined to a
     surname (the gazetteers say which), as desks write logins."""
-    from casebase.ingest.redact.people import fold
-
     def surname(w: str) -> bool:
-        return fold(w.capitalize()) in names.last_all or _translit(w) in names.last_translit
+        return fold(w.capitalize()) in names.last_all or translit(w) in names.last_translit
 
     out = []
     for m in _DOTTED.finditer(text):

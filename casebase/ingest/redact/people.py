@@ -15,12 +15,11 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
+from casebase.ingest.redact.gazetteer import PRODUCTS
 from casebase.ingest.redact.rules import COMMON_WORDS
 
 _UPPER = "".join(re.escape(chr(c)) for c in range(0x2000) if chr(c).isupper())
 _LETTER = r"[^\W\d_]"
-# a capitalised word (any Latin script), with inner apostrophes or hyphens: O'Connell, Jean-Pierre
-CAPWORD = re.compile(rf"(?<![\w'’@./\\-])[{_UPPER}]{_LETTER}*(?:['’-]{_LETTER}+)*(?![\w@/\\]|\.\w)")
 PARTICLES = frozenset("van von de der den del della dei di da du dos das la le ten ter zu zur af al el bin ibn y "
                       "'t ter d' mac".split())
 
@@ -33,18 +32,23 @@ TITLE = re.compile(
     r"(?<![\w.])(?:(?i:mrs?|ms|miss|mx|sir|dame|herrn?|frau|madame|mme|monsieur|mademoiselle|mlle|mevrouw|mevr"
     r"|meneer|mnr|señora?|srta|signora?|dr|prof|dott|dott\.ssa)\.?|(?:Fr|Hr|Mw|Dhr|Sr|Sra|Sig|Ing)\.?|M\.)"
     r"(?:[ \t]+(?:Dr|Prof|Ing|Dipl\.-Ing|Dott)\.?)*[ \t]+")
-GREETING = re.compile(
-    r"(?i)(?<![\w-])(?:hi|hello|hey|dear|morning|thanks(?: in advance| again| a lot)?|thank you|cheers|regards|rgds"
-    r"|best wishes|kind regards|best regards|best|sincerely|yours(?: sincerely| faithfully| truly)?|greetings|attn"
-    r"|spoke to|speak to|talked to|spoke with|updated by|discussed with|assigned to|called|rang|emailed|cc"
-    r"|hallo|guten (?:morgen|tag|abend)|sehr geehrte[rs]?|liebe[rs]?|mit freundlichen grüßen|freundliche grüße"
-    r"|viele grüße|beste grüße|liebe grüße|grüße|gruß|mfg|danke|vielen dank"
-    r"|bonjour|bonsoir|salut|cher|chère|chers|cordialement|bien cordialement|bien à vous|salutations|merci"
-    r"|hoi|beste|geachte|groeten|met vriendelijke groet(?:en)?|vriendelijke groet(?:en)?|mvg|bedankt|dank je"
-    r"|hola|buenos días|buenas tardes|estimad[oa]s?|saludos|un saludo|atentamente|gracias"
-    r"|ciao|buongiorno|buonasera|gentile|egregio|car[oa]|cordiali saluti|distinti saluti|saluti|grazie)"
-    r"(?![\w-])[ \t]*[,:!.-]*[ \t]*(?:\n[ \t]*(?:\n[ \t]*)?)?")
-GREETING_WORDS = frozenset(re.findall(r"[^\W\d_]{3,}", GREETING.pattern.split(")(?![")[0].split("(?:", 1)[1]))
+GREETINGS = (
+    "hi", "hello", "hey", "dear", "morning", "thanks(?: in advance| again| a lot)?", "thank you", "cheers", "regards",
+    "rgds", "best wishes", "kind regards", "best regards", "best", "sincerely", "yours(?: sincerely| faithfully| truly)?",
+    "greetings", "attn", "spoke to", "speak to", "talked to", "spoke with", "updated by", "discussed with",
+    "assigned to", "called", "rang", "emailed", "cc",
+    "hallo", "guten (?:morgen|tag|abend)", "sehr geehrte[rs]?", "liebe[rs]?", "mit freundlichen grüßen",
+    "freundliche grüße", "viele grüße", "beste grüße", "liebe grüße", "grüße", "gruß", "mfg", "danke", "vielen dank",
+    "bonjour", "bonsoir", "salut", "cher", "chère", "chers", "cordialement", "bien cordialement", "bien à vous",
+    "salutations", "merci",
+    "hoi", "beste", "geachte", "groeten", "met vriendelijke groet(?:en)?", "vriendelijke groet(?:en)?", "mvg",
+    "bedankt", "dank je",
+    "hola", "buenos días", "buenas tardes", "estimad[oa]s?", "saludos", "un saludo", "atentamente", "gracias",
+    "ciao", "buongiorno", "buonasera", "gentile", "egregio", "car[oa]", "cordiali saluti", "distinti saluti", "saluti",
+    "grazie",
+)
+GREETING = re.compile(rf"(?i)(?<![\w-])(?:{'|'.join(GREETINGS)})(?![\w-])[ \t]*[,:!.-]*[ \t]*(?:\n[ \t]*(?:\n[ \t]*)?)?")
+GREETING_WORDS = frozenset(w for g in GREETINGS for w in re.findall(r"[^\W\d_]{3,}", g))
 ROLE = re.compile(
     r"(?i)(?<![\w-])(?:accountant|bookkeeper|colleague|co-worker|coworker|manager|director|consultant|technician"
     r"|engineer|contact|controller|administrator|admin|assistant|secretary|clerk|cfo|ceo|cto|owner|boss|supervisor"
@@ -61,7 +65,7 @@ lundi mardi mercredi jeudi vendredi samedi dimanche januari februari maart mei a
 donderdag vrijdag zaterdag zondag enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre
 diciembre gennaio febbraio aprile maggio giugno luglio settembre ottobre dicembre
 """.split())
-ALLOW_PHRASES = frozenset({"Dr. Watson", "Dr Watson", "Mr. Coffee", "Dr. Web", "Dr.Web"})
+ALLOW_PHRASES = frozenset({"Dr. Watson", "Dr Watson", "Mr. Coffee", "Dr. Web"})  # products named like people
 # words that follow a greeting or a title but are not names
 NOT_NAMES = frozenset("""
 all everyone team support there folks guys experts gurus colleagues friends sir madam
@@ -70,6 +74,11 @@ tous toutes équipe monsieur madame messieurs mesdames collègues
 allemaal iedereen heren dames allen team
 todos equipo señores tutti ragazzi signori
 """.split())
+
+
+def translit(word: str) -> str:
+    """A surname as logins spell it: Müller -> muller, and MUELLER -> muller too."""
+    return word.lower().replace("ue", "u").replace("oe", "o").replace("ae", "a").replace("ss", "ß")
 
 
 def fold(word: str) -> str:
@@ -113,7 +122,15 @@ class Names:
     first_all: frozenset = frozenset()            # all first names: "Jordan" right before a redacted surname
     last_translit: frozenset = frozenset()        # surnames as logins spell them: MUELLER, SCHAEFER
     lexicon: Lexicon = field(default_factory=Lexicon)
-    allow: frozenset = frozenset()                # product and technical names that look like names
+    allow: frozenset = PRODUCTS                   # product and technical names that look like names
+
+    @classmethod
+    def of(cls, first, last, first_all, last_all, lexicon: Lexicon) -> "Names":
+        """The look-up sets, folded (Siobhán -> Siobhan), from gazetteer names."""
+        last_all = frozenset(fold(n) for n in last_all)
+        return cls(first={fold(n) for n in first}, last=frozenset(fold(n) for n in last), last_all=last_all,
+                   first_all=frozenset(fold(n) for n in first_all), last_translit=frozenset(map(translit, last_all)),
+                   lexicon=lexicon)
 
 
 _CAMEL = re.compile(r"[^\W\d_][a-zà-ÿ]+[A-Z]")
@@ -190,13 +207,12 @@ def spans(text: str, names: Names, lang: str = "en") -> tuple[list[tuple[int, in
 
     # titles: "Mrs Patel", "Herr Dr. Schneider", "M. Girard", "mevrouw de Vries"
     for m in TITLE.finditer(text):
-        if text[m.start(): m.end() + 8].rstrip(" .,;:!?-") in ALLOW_PHRASES or text[m.start(): m.end() + 6] in ALLOW_PHRASES:
-            continue
         i = _index(words, m.end())
         start = _index(words, m.start())
         lower_title = m.group(0)[:1].islower()  # "I did miss. Please help": a lower-case title needs a real name
         if i is not None and start is not None and (end := name_from(i, need_namey=lower_title, most=3)) is not None:
-            take(start, end)
+            if text[words[start][0]: words[i][0] + len(toks[i].split("-")[0])] not in ALLOW_PHRASES:
+                take(start, end)
     # greetings, sign-offs and role words: the name right after them
     for pattern in (GREETING, ROLE):
         for m in pattern.finditer(text):
@@ -261,7 +277,7 @@ def spans(text: str, names: Names, lang: str = "en") -> tuple[list[tuple[int, in
 
 
 def _index(words, pos: int) -> int | None:
-    """The word that starts at ``pos`` (or right after blanks there)."""
+    """The index of the word that starts at ``pos``, or None."""
     lo, hi = 0, len(words)
     while lo < hi:
         mid = (lo + hi) // 2
@@ -282,13 +298,11 @@ _AFTER_PLACEHOLDER = re.compile(rf"<PERSON>((?:[ \t]+(?:(?:{'|'.join(sorted(PART
                                 rf"[{_UPPER}]{_LETTER}*(?:['’-]{_LETTER}+)*){{1,2}})")
 
 
-def absorb_surnames(text: str, names: Names) -> tuple[str, int]:
+def absorb_surnames(text: str, names: Names) -> str:
     """"<PERSON> Müller" -> "<PERSON>": a capitalised word that is not a plain word, right after
-    a redacted name, is its surname."""
-    n = 0
+    a redacted name, is its surname (and a first name right before one is its first name)."""
 
     def repl(m: re.Match) -> str:
-        nonlocal n
         tail = m.group(1)
         parts = tail.split()
         keep = []
@@ -301,18 +315,15 @@ def absorb_surnames(text: str, names: Names) -> tuple[str, int]:
             keep.pop()
         if not keep:
             return m.group(0)
-        n += 1
         consumed = tail[: tail.index(keep[-1]) + len(keep[-1])]
         return "<PERSON>" + tail[len(consumed):]
 
     text = _AFTER_PLACEHOLDER.sub(repl, text)
 
-    def before(m: re.Match) -> str:  # "Jordan <PERSON>": a first name right before a redacted surname
-        nonlocal n
+    def before(m: re.Match) -> str:  # "Jordan <PERSON>"
         w = m.group(1)
         if fold(w) in names.first_all and _cap(w) and w.lower() not in names.lexicon.words and w not in names.allow:
-            n += 1
             return "<PERSON>"
         return m.group(0)
 
-    return _BEFORE_PLACEHOLDER.sub(before, text), n
+    return _BEFORE_PLACEHOLDER.sub(before, text)

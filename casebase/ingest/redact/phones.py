@@ -44,9 +44,6 @@ def find(text: str, regions: tuple[str, ...] = DEFAULT_REGIONS):
         raw = m.group(0).rstrip(" ./-(").strip()
         if raw.count("(") != raw.count(")"):
             raw = raw.lstrip("(")  # "(959403181": an opening parenthesis, not an area code
-        if re.search(r"(?:^|\s)\d(?:\s\d){1,}\s", raw) or (" / " in raw and not raw.startswith(("0", "+"))
-                                                                 and not CUE.search(text[max(0, m.start() - 30): m.start()])):
-            continue  # "2 0 2 0 12287" (a dump's columns), "8459 / 8460" (two numbers)
         digits = sum(c.isdigit() for c in raw)
         if not 8 <= digits <= 15 or DATEISH.match(raw):
             continue
@@ -54,6 +51,8 @@ def find(text: str, regions: tuple[str, ...] = DEFAULT_REGIONS):
         if NOT_CONTEXT.search(before):
             continue  # "PO 4500012345", "version 10.0.19045", even after "phone" earlier in the sentence
         cued = CUE.search(before) is not None
+        if re.search(r"(?:^|\s)\d(?:\s\d){1,}\s", raw) or " / " in raw and not raw.startswith(("0", "+")) and not cued:
+            continue  # "2 0 2 0 12287" (a dump's columns), "8459 / 8460" (two numbers)
         separated = any(c in raw for c in " ()/-.") or raw.startswith("+")
         if not (separated or cued):
             continue
