@@ -37,7 +37,8 @@ def suggest(
     setup(quiet, as_json)
     try:
         engine = Suggester(Workspace.at(workspace, create=False), arm=arm, llm=llm, k=k)
-        answer = engine.suggest(subject, text)
+        subject, text, redacted = engine.redact_ticket(subject, text)
+        answer = engine.suggest(subject, text) | {"redacted": redacted}
     except CasebaseError as err:
         fail(err)
     emit(answer, as_json, quiet, print_suggestion)

@@ -195,3 +195,18 @@ def test_pasted_european_ticket_is_redacted_like_ingest_before_storage(client, s
         assert planted not in stored["body"], planted
     assert {"PERSON", "PHONE", "IBAN", "LOGIN", "ADDRESS"} <= set(s["redacted"])
     assert stored["response"]["redacted"] == s["redacted"]
+
+
+def test_cli_suggest_redacts_the_pasted_ticket_like_the_api(serve_ws):
+    # the CLI is another door for a pasted ticket: its text reaches the model (or an openai: server) redacted
+    from typer.testing import CliRunner
+
+    from casebase.cli import app
+
+    r = CliRunner().invoke(app, ["suggest", "-w", str(serve_ws.root), "--arm", "retrieval", "--json",
+                                 "--subject", "Pricing for Frau Katharina Hoffmann",
+                                 "ME21N pricing error 06 042, call me on 06 12 34 56 78"])
+    assert r.exit_code == 0, r.output
+    answer = json.loads(r.stdout)
+    assert "Hoffmann" not in answer["problem"] and "06 12 34 56 78" not in answer["problem"]
+    assert {"PERSON", "PHONE"} <= set(answer["redacted"])

@@ -74,9 +74,9 @@ def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, to
                max_body_bytes: int = 64_000, engine: Suggester | None = None) -> FastAPI:
     """The FastAPI app over one workspace; ``token`` defaults to $CASEBASE_TOKEN."""
     token = (os.environ.get("CASEBASE_TOKEN") if token is None else token) or None  # "" means no token
-    engine = engine or Suggester(ws, arm=arm, llm=llm)
+    engine = engine or Suggester(ws, arm=arm, llm=llm, languages=languages)
     store = Store(ws.root / "casebase.db")
-    redactor = _redactor(ws, engine.index.metadata["text"].tolist(), languages)
+    redactor = engine.redactor
     app = FastAPI(title="casebase", version=__version__,
                   description="Suggestions for support agents from the case base of past tickets.")
     app.state.engine, app.state.store = engine, store
@@ -127,9 +127,9 @@ def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, to
 
     @app.post("/api/suggest", dependencies=[Depends(require_token)])
     def suggest(payload: SuggestIn) -> dict:
-        (subject, c1), (body, c2) = redactor.redact_many([payload.subject or "", payload.body])
+        subject, body, redacted = engine.redact_ticket(payload.subject, payload.body)
         answer = engine.suggest(subject, body, arm=payload.arm)
-        answer["redacted"] = dict(c1 + c2)  # what the pasted ticket held, by type (stored with the suggestion)
+        answer["redacted"] = redacted  # what the pasted ticket held, by type (stored with the suggestion)
         answer["id"] = store.add_suggestion(subject, body, answer["problem"], answer)
         return answer
 
@@ -184,23 +184,6 @@ def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, to
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
-
-
-def _redactor(ws: Workspace, corpus: list[str], languages: str | None = None):
-    """The ingest redactor with this workspace's key and settings (ingest.json): pasted tickets are
-    redacted like the export (names that are plain words of the case base, such as a product called
-    Sage, are kept); ``languages`` ("en,de") overrides the workspace's."""
-    from casebase.ingest.redact import RedactConfig, build_redactor
-    from casebase.ingest.run import workspace_key
-
-    manifest = ws.read_manifest("ingest") or {}
-    saved = dict((manifest.get("config") or {}).get("redact") or {})
-    if saved.get("languages_used"):
-        saved["languages"] = saved["languages_used"]
-    config = RedactConfig(**{k: v for k, v in saved.items() if k in RedactConfig.model_fields})
-    if languages:
-        config = config.model_copy(update={"languages": RedactConfig.from_flags(languages).languages})
-    return build_redactor(corpus=corpus, key=workspace_key(ws), config=config)
 
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}

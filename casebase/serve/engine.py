@@ -78,12 +78,31 @@ def evaluated_arm(ws: Workspace) -> tuple[str | None, str | None]:
     return None, None
 
 
+def workspace_redactor(ws: Workspace, corpus: list[str], languages: str | None = None):
+    """The ingest redactor with this workspace's key and settings (ingest.json): pasted tickets are
+    redacted like the export (names that are plain words of the case base, such as a product called
+    Sage, are kept); ``languages`` ("en,de") overrides the workspace's."""
+    from casebase.ingest.redact import RedactConfig, build_redactor
+    from casebase.ingest.run import workspace_key
+
+    manifest = ws.read_manifest("ingest") or {}
+    saved = dict((manifest.get("config") or {}).get("redact") or {})
+    if saved.get("languages_used"):
+        saved["languages"] = saved["languages_used"]
+    config = RedactConfig(**{k: v for k, v in saved.items() if k in RedactConfig.model_fields})
+    if languages:
+        config = config.model_copy(update={"languages": RedactConfig.from_flags(languages).languages})
+    return build_redactor(corpus=corpus, key=workspace_key(ws), config=config)
+
+
 class Suggester:
     def __init__(self, ws: Workspace, arm: str | None = None, llm: str | None = None, k: int = 3,
-                 max_new_tokens: int = 160, batch_size: int = 8):
+                 max_new_tokens: int = 160, batch_size: int = 8, languages: str | None = None):
         from casebase.retrieve import load_index
 
         self.ws, self.k, self.max_new_tokens, self.llm_spec = ws, k, max_new_tokens, llm
+        self.languages = languages
+        self._redactor = None
         self.index = load_index(ws)
         self.lock = threading.Lock()  # the index is swapped when cases are retained
         reason, source = "set by --arm", None
@@ -114,6 +133,18 @@ class Suggester:
                                     self.batch_size, name="generate")
             log(f"generation: {self.arm} with {llm.name} ({self.reason})")
         return self._batcher
+
+    @property
+    def redactor(self):
+        """The workspace's redactor, built on first use from the case base's text."""
+        if self._redactor is None:
+            self._redactor = workspace_redactor(self.ws, self.index.metadata["text"].tolist(), self.languages)
+        return self._redactor
+
+    def redact_ticket(self, subject: str | None, body: str) -> tuple[str, str, dict]:
+        """A pasted ticket as the model may see it: (subject, body, what was redacted by type)."""
+        (subject, c1), (body, c2) = self.redactor.redact_many([subject or "", body])
+        return subject, body, dict(c1 + c2)
 
     def warm(self) -> None:
         """Load the query encoder now (a server's first request should not pay for it)."""
