@@ -120,9 +120,18 @@ def login_ok(m: re.Match, lexicon, last_names) -> bool:
         cap = value[1:].capitalize(), value[:-1].capitalize(), value.capitalize()
         return explicit or any(c in last_names for c in cap)
     # "user tnovak", "user rvenkat": a lower-case word that is not a plain word of the corpus, nor shaped
-    # like one ("user interaction", "the user is greeted", "account mgmt")
+    # like one ("user interaction", "the user is greeted", "account mgmt", "this user lacks")
     return (value.islower() and len(value) >= 4 and value.isalpha() and _WORDISH.search(low) is None
-            and any(c in "aeiouy" for c in low))
+            and any(c in "aeiouy" for c in low) and not _inflected_word(low, lexicon))
+
+
+def _inflected_word(low: str, lexicon) -> bool:
+    """A verb or plural of a plain word: "lacks", "drags", "saves" (the corpus writes "lack", "drag")."""
+    for suffix, add in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e")):
+        stem = low[: -len(suffix)] + add
+        if low.endswith(suffix) and len(stem) >= 3 and lexicon.is_word(stem):
+            return True
+    return False
 
 
 def checksummed(text: str):

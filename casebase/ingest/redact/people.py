@@ -141,8 +141,8 @@ def _cap(tok: str) -> bool:
     """Capitalised like a name: "Müller", "O'Connell", "McAllister", "d'Aubigny"; not "TypeError" or "SAP"."""
     if tok[:2] in ("d'", "d’", "l'", "l’") and len(tok) > 3:
         tok = tok[2:]
-    if not tok[:1].isupper() or len(tok) > 1 and tok.isupper():
-        return False
+    if not tok[:1].isupper() or len(tok) > 1 and (tok.isupper() or tok[1].isupper()):
+        return False  # "SAP", and acronyms in the plural: "SMEs", "APIs", "IDs"
     return not _CAMEL.match(tok) or _CAMEL_OK.match(tok) is not None
 
 
