@@ -361,6 +361,8 @@ def test_whole_dataset_has_no_email_or_phone_left():
     "This User lacks sufficient permissions.",
     "After the user drags and drops the item, the list is empty.",
     "Hello SMEs, I am very new to sybase.",  # scn-oltp: an acronym in the plural is no name
+    "userName = reader.ReadString(); password = reader.ReadString();",  # docusign-dotnet: code, not a login
+    "You'll also see that 4407/4409 are the parent processes.",  # scn-oltp: two process ids, not a phone
 ])
 def test_words_after_a_login_cue_and_plural_acronyms_are_kept(raw):
     from casebase.ingest.redact import RedactConfig, build_redactor

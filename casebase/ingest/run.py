@@ -330,23 +330,23 @@ def _init_worker(redactor: Redactor) -> None:
     _WORKER_REDACTOR = redactor
 
 
-def _clean_redact_chunk(args: tuple[list[str], int]) -> list[tuple[str, Counter, bool]]:
+def _clean_stage_chunk(args: tuple[list[str], int]) -> list[tuple[tuple, bool]]:
     texts, max_chars = args
-    return clean_redact_many(texts, _WORKER_REDACTOR, max_chars)
+    return clean_stage_many(texts, _WORKER_REDACTOR, max_chars)
 
 
-def clean_redact_many(texts: list[str], redactor: Redactor, max_chars: int) -> list[tuple[str, Counter, bool]]:
-    """Truncate, clean and redact texts (the named-entity pass runs once per call)."""
+def clean_stage_many(texts: list[str], redactor: Redactor, max_chars: int) -> list[tuple[tuple, bool]]:
+    """Truncate, clean and run every redaction layer but the named-entity pass: (staged, truncated)."""
     cut = [len(t) > max_chars for t in texts]
     texts = [t[:max_chars] + f"\n[... {len(t) - max_chars} characters truncated]" if c else t
              for t, c in zip(texts, cut)]
-    done = redactor.redact_many([clean_text(t) for t in texts])
-    return [(text, counts, c) for (text, counts), c in zip(done, cut)]
+    return list(zip(redactor.stage_many([clean_text(t) for t in texts]), cut))
 
 
 def clean_and_redact(msgs: pd.DataFrame, redactor: Redactor, max_chars: int, q: Quarantine,
                      workers: int | None = None):
-    """Clean and redact every body, in worker processes when there are many."""
+    """Clean and redact every body: the layers in worker processes when there are many, the
+    named-entity pass once over all candidates here (its model loads while the workers run)."""
     texts = [str(t) for t in msgs["body"]]
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
     chunk = 500
@@ -355,21 +355,23 @@ def clean_and_redact(msgs: pd.DataFrame, redactor: Redactor, max_chars: int, q: 
         ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
                                  initargs=(redactor,)) as pool:
-            parts = list(track(pool.map(_clean_redact_chunk, chunks), "clean + redact messages",
-                               total=len(chunks)))
+            pending = pool.map(_clean_stage_chunk, chunks)  # submits every chunk: the workers start now
+            redactor.load()
+            parts = list(track(pending, "clean + redact messages", total=len(chunks)))
     else:
         _init_worker(redactor)
-        parts = [_clean_redact_chunk(c) for c in track(chunks, "clean + redact messages", total=len(chunks))]
-    results = [r for part in parts for r in part]
+        parts = [_clean_stage_chunk(c) for c in track(chunks, "clean + redact messages", total=len(chunks))]
+    staged = [r for part in parts for r in part]
+    done = redactor.finish_many([s for s, _ in staged])
     counts: Counter = Counter()
-    for _, c, _ in results:
+    for _, c in done:
         counts.update(c)
-    msgs = msgs.assign(body=[r[0] for r in results])
+    msgs = msgs.assign(body=[text for text, _ in done])
     empty = msgs["body"].str.len() == 0
     reason = "empty after cleaning (only quoted text, signature or boilerplate)"
     msgs = q.add(msgs, empty & msgs["_from_ticket"], reason, "ticket-body")
     msgs = q.add(msgs, empty, reason, "messages")
-    return msgs, {"redacted": counts, "truncated": sum(r[2] for r in results),
+    return msgs, {"redacted": counts, "truncated": sum(cut for _, cut in staged),
                   "chars_in": sum(map(len, texts)), "chars_out": int(msgs["body"].str.len().sum())}
 
 

@@ -147,8 +147,9 @@ class Suggester:
         return subject, body, dict(c1 + c2)
 
     def warm(self) -> None:
-        """Load the query encoder now (a server's first request should not pay for it)."""
+        """Load the query encoder and the redactor's model now (a server's first request should not pay)."""
         self.index.search_many(["warm up"], k=1)
+        self.redactor.load()
 
     def search(self, text: str, k: int | None = None):
         """One search; concurrent ones share a batch (one embedding pass) through the search batcher."""

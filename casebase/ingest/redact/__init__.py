@@ -128,7 +128,7 @@ def build_redactor(names: Iterable[str] = (), corpus: Iterable[str] = (), key: b
     if config.ner:
         from casebase.ingest.redact import ner
 
-        ner.info()  # load it here: a missing model fails now with its install hint, and forked workers share it
+        ner.check_installed()  # the model itself loads on first use, or with Redactor.load()
     return Redactor(names, key=key, first_names=firsts, last_names=lasts, lexicon=lex, ner=config.ner,
                     all_first_names=frozenset(n for n in gazetteer.all_first_names() if n.lower() not in lex.words),
                     all_last_names=frozenset(n for n in last_names() if n.lower() not in lex.words),

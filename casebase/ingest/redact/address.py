@@ -37,13 +37,16 @@ STREET_ES_IT = re.compile(rf"\b(?:Calle|C/|Avenida|Avda\.?|Plaza|Paseo|Passeig|C
                           rf"(?:(?:de la|del|de|dei|della|di) )?{_NAMEWORD}(?: {_NAMEWORD}){{0,2}},? \d{{1,4}}\b")
 STREETS = (STREET_EN, STREET_DE_NL, STREET_DE_WORD, STREET_DE_TWO, STREET_FR, STREET_ES_IT)
 
-UK_POSTCODE = re.compile(rf"(?:\b{_TOWN},? )?\b(?:GIR 0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{{2}})\b")
-EIRCODE = re.compile(rf"(?:\b{_TOWN}(?: \d{{1,2}})?,? )?\b(?:[AC-FHKNPRTV-Y]\d{{2}}|D6W) ?[0-9AC-FHKNPRTV-Y]{{4}}\b")
+# postcodes are found first, then the town before them (a regex that starts with a town tries every word)
+UK_POSTCODE = re.compile(r"\b(?:GIR 0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2})\b")
+EIRCODE = re.compile(r"\b(?:[AC-FHKNPRTV-Y]\d{2}|D6W) ?[0-9AC-FHKNPRTV-Y]{4}\b")
+TOWN_BEFORE = re.compile(rf"\b{_TOWN}(?: \d{{1,2}})?,? $")  # "London NW1 6XE", "Dublin 2, D02 XY45"
 NL_POSTCODE = re.compile(rf"\b[1-9]\d{{3}} ?(?P<letters>[A-Z]{{2}}),? (?P<town>{_TOWN})")
 UNITS = frozenset("GB MB KB TB PB SA SD SS".split())  # "2048 GB Speicher"; SA, SD, SS are not used in NL
 US_STATES = ("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND "
              "OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY").split()
-US_CITY_STATE_ZIP = re.compile(rf"\b{_TOWN},? (?:{'|'.join(US_STATES)}) \d{{5}}(?:-\d{{4}})?\b")
+US_STATE_ZIP = re.compile(rf"\b(?:{'|'.join(US_STATES)}) \d{{5}}(?:-\d{{4}})?\b")
+US_TOWN_BEFORE = re.compile(rf"\b{_TOWN},? $")
 # five digits (DE, FR, ES, IT) or four (AT, CH, BE) and a town, with a country prefix or a cue before
 ZIP_TOWN = re.compile(rf"(?:\b(?:D|F|A|CH|B|DE|FR|AT|NL)-)?\b\d{{4,5}} {_TOWN}")
 _ZIP_CUE_WORDS = (r"(?i:\b(?:plz|postleitzahl|postcode|post code|postal code|zip(?: code)?|code postal|cp"
@@ -83,13 +86,15 @@ def postcodes(text: str, lexicon=None):
     """Spans of postcodes with their town, and of cued postcodes (run after ``streets``)."""
     for pattern in (UK_POSTCODE, EIRCODE):
         for m in pattern.finditer(text):
-            if any(c.isdigit() for c in m.group(0)[-8:]):
-                yield m.start(), m.end()
+            town = TOWN_BEFORE.search(text, max(0, m.start() - 60), m.start())
+            yield (town.start() if town else m.start()), m.end()
     for m in NL_POSTCODE.finditer(text):
         if _town_ok(m.group("town")) and (m.group("letters") not in UNITS or _placed(text, m.start())):
             yield m.start(), m.end()
-    for m in US_CITY_STATE_ZIP.finditer(text):
-        yield m.start(), m.end()
+    for m in US_STATE_ZIP.finditer(text):
+        town = US_TOWN_BEFORE.search(text, max(0, m.start() - 60), m.start())
+        if town:  # "Springfield, IL 62704": the state alone is an ordinary word too often ("IN 46220")
+            yield town.start(), m.end()
     for m in ZIP_TOWN.finditer(text):
         digits_end = re.match(r"(?:[A-Z]{1,2}-)?\d{4,5}", m.group(0)).end()
         town = m.group(0)[digits_end + 1:]

@@ -125,7 +125,14 @@ class Redactor:
 
     def redact_many(self, texts: Sequence[str]) -> list[tuple[str, Counter]]:
         """Redact many texts; the named-entity pass runs once over all their candidates."""
-        staged = [self._cheap(t) for t in texts]
+        return self.finish_many(self.stage_many(texts))
+
+    def stage_many(self, texts: Sequence[str]) -> list[tuple]:
+        """Every layer but the named-entity pass (picklable: worker processes run this part)."""
+        return [self._cheap(t) for t in texts]
+
+    def finish_many(self, staged: Sequence[tuple]) -> list[tuple[str, Counter]]:
+        """The named-entity pass over the staged texts' candidates, then their names replaced."""
         if self.ner and any(c for _, _, _, c in staged):
             from casebase.ingest.redact import ner
 
@@ -139,6 +146,13 @@ class Redactor:
                 text = people.absorb_surnames(text, self.names)
             out.append((text, counts))
         return out
+
+    def load(self) -> None:
+        """Load the named-entity model now (ingest does it while its workers run the other layers)."""
+        if self.ner:
+            from casebase.ingest.redact import ner
+
+            ner.info()
 
     def _cheap(self, text: str) -> tuple[str, Counter, list[tuple[int, int]], list[tuple[int, int]]]:
         """Every layer but the named-entity pass: (text, counts, names found, candidates for the

@@ -107,7 +107,8 @@ def login_ok(m: re.Match, lexicon, last_names) -> bool:
     # (counted outside login cues: "rvenkat" recurs after "user", "saves" elsewhere too)
     common = (low in lexicon.words or low in COMMON_WORDS
               or lexicon.lower.get(low, 0) - lexicon.after_login.get(low, 0) >= 2)
-    if low in SYSTEM_ACCOUNTS or common or _CODE_REF.search(value) or low in NOT_LOGINS:
+    called = m.string[m.end(3): m.end(3) + 1] == "("  # "userName = reader.ReadString();"
+    if low in SYSTEM_ACCOUNTS or common or called or _CODE_REF.search(value) or low in NOT_LOGINS:
         return False  # code naming the variable: "username = l_username", "user: oRequest.user"
     explicit = m.group(2).strip(" \t*") in (":", "=") or m.group(1).lower() not in (
         "user", "account", "compte", "kennung", "login", "logon", "konto")

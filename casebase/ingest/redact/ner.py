@@ -47,6 +47,14 @@ class ModelInfo:
     sha256: dict
 
 
+def check_installed() -> None:
+    """Fail now, with the install command, when the model or spaCy is missing (loading takes seconds)."""
+    import importlib.util
+
+    if importlib.util.find_spec("spacy") is None or importlib.util.find_spec(MODEL) is None:
+        raise CasebaseError(INSTALL_HINT)
+
+
 @cache
 def _load(name: str = MODEL):
     try:
@@ -62,7 +70,11 @@ def _load(name: str = MODEL):
         raise CasebaseError(f"the named-entity model {name} {version} at {root} is not the pinned {MODEL_VERSION} "
                             f"(files that differ: {bad or 'version'}); reinstall it: "
                             f"`.venv/bin/pip install --no-deps --force-reinstall {name.replace('_', '-')}=={MODEL_VERSION}`")
-    nlp = spacy.load(root, exclude=["parser", "lemmatizer", "tagger", "morphologizer", "attribute_ruler", "senter"])
+    # Only the entity recogniser and its embedding layer; and spaCy's multi-language tokenizer instead of
+    # the French one, whose rules take 2 s to compile at every start (the windows are short, and mostly
+    # English or German): measured equal on the labelled set and forum-support (docs/benchmarks.md).
+    nlp = spacy.load(root, exclude=["parser", "lemmatizer", "tagger", "morphologizer", "attribute_ruler", "senter",
+                                    "tokenizer"], config={"nlp": {"lang": "xx"}})
     return nlp, ModelInfo(name, version, str(root), hashes)
 
 

@@ -51,8 +51,8 @@ def find(text: str, regions: tuple[str, ...] = DEFAULT_REGIONS):
         if NOT_CONTEXT.search(before):
             continue  # "PO 4500012345", "version 10.0.19045", even after "phone" earlier in the sentence
         cued = CUE.search(before) is not None
-        if re.search(r"(?:^|\s)\d(?:\s\d){1,}\s", raw) or " / " in raw and not raw.startswith(("0", "+")) and not cued:
-            continue  # "2 0 2 0 12287" (a dump's columns), "8459 / 8460" (two numbers)
+        if re.search(r"(?:^|\s)\d(?:\s\d){1,}\s", raw) or "/" in raw and not raw.startswith(("0", "+")) and not cued:
+            continue  # "2 0 2 0 12287" (a dump's columns), "8459 / 8460", "4407/4409" (two numbers; 089/1234567 is one)
         separated = any(c in raw for c in " ()/-.") or raw.startswith("+")
         if not (separated or cued):
             continue
