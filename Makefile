@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test test-all bench browser clean
+.PHONY: setup demo test test-all test-robust bench browser clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,10 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# The crash-consistency (kill -9 every stage) and fuzz (hypothesis, schemathesis) suites; CI runs them after `make test`.
+test-robust: setup
+	$(BIN)/python -m pytest -q -m robust
 
 test-all: setup
 	$(BIN)/python -m pytest -q -m ''

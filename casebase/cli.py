@@ -60,9 +60,30 @@ def setup(quiet: bool, as_json: bool) -> None:
     progress.set_enabled(not (quiet or as_json))
 
 
-def fail(err: CasebaseError) -> None:
+def fail(err: Exception) -> None:
+    """One line on stderr and exit code 2; an OSError (unreadable file, full disk) names its path."""
+    if isinstance(err, OSError):
+        where = f"{err.filename}: " if err.filename else ""
+        err = CasebaseError(f"{where}{err.strerror or err}. Check the path, its permissions and the free disk space.")
     print_error(str(err))
     raise typer.Exit(err.exit_code)
+
+
+USER_ERRORS = (CasebaseError, OSError)
+
+
+def check_text_file(path: Path | None, flag: str) -> None:
+    """A file the user names on the command line exists and is UTF-8 text (else one error naming it)."""
+    if path is None:
+        return
+    if not path.is_file():
+        raise CasebaseError(f"{flag} {path}: {'a directory' if path.is_dir() else 'no such file'}; "
+                            f"give the path of a file (relative to {Path.cwd()}).")
+    try:
+        path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise CasebaseError(f"{flag} {path}: not UTF-8 text (bad byte at offset {err.start}). "
+                            "Save it as UTF-8.") from None
 
 
 def emit(result: dict, as_json: bool, quiet: bool, render) -> None:
@@ -88,9 +109,14 @@ def sample(
     from casebase.sample import write_sample
 
     setup(quiet, as_json)
-    if fmt not in ("xlsx", "csv"):
-        fail(CasebaseError(f"--format {fmt!r}: use xlsx or csv."))
-    result = write_sample(out_dir, n_tickets=tickets, seed=seed, fmt=fmt)
+    try:
+        if fmt not in ("xlsx", "csv"):
+            raise CasebaseError(f"--format {fmt!r}: use xlsx or csv.")
+        if out_dir.exists() and not out_dir.is_dir():
+            raise CasebaseError(f"--out {out_dir} is a file; give a directory.")
+        result = write_sample(out_dir, n_tickets=tickets, seed=seed, fmt=fmt)
+    except USER_ERRORS as err:
+        fail(err)
     emit(result, as_json, quiet, print_sample)
 
 
@@ -100,7 +126,12 @@ def ingest(
     history: Annotated[Optional[Path], typer.Option("--history", help="Message history table, one row per message.")] = None,
     mapping: Annotated[str, typer.Option(
         help="Column mapping: auto, canonical, saleslogix, or a TOML file (docs/mapping.md).")] = "auto",
-    max_body_chars: Annotated[int, typer.Option(help="Longer message bodies are truncated (counted in the manifest).")] = 50_000,
+    max_body_chars: Annotated[int, typer.Option(
+        help="Longer texts (message bodies and every ticket field) are truncated (counted in the manifest).")] = 50_000,
+    json_key: Annotated[Optional[str], typer.Option(
+        help="For a --tickets JSON object holding several arrays: the name of the array of tickets.")] = None,
+    history_json_key: Annotated[Optional[str], typer.Option(
+        help="The same for a --history JSON object (e.g. the same file's 'comments').")] = None,
     languages: LanguagesOpt = None,
     ner: Annotated[Optional[bool], typer.Option(
         "--ner/--no-ner", help="Named-entity pass on the candidate names the other layers leave [default: on].")] = None,
@@ -120,8 +151,8 @@ def ingest(
 
         config = RedactConfig.from_flags(languages, ner=ner)
         manifest = run(Workspace.at(workspace), tickets, history, mapping=mapping, max_body_chars=max_body_chars,
-                       redact=config)
-    except CasebaseError as err:
+                       redact=config, json_key=json_key, history_json_key=history_json_key)
+    except USER_ERRORS as err:
         fail(err)
     emit(manifest, as_json, quiet, lambda m: print_ingest(m, workspace))
 
@@ -149,7 +180,7 @@ def extract(
     setup(quiet, as_json)
     try:
         manifest = run(Workspace.at(workspace), method=method, llm=llm, limit=limit, batch_size=batch_size)
-    except CasebaseError as err:
+    except USER_ERRORS as err:
         fail(err)
     emit(manifest, as_json, quiet, print_extract)
 
@@ -174,9 +205,10 @@ def split(
 
     setup(quiet, as_json)
     try:
+        check_text_file(split_file, "--split-file")
         manifest = run(Workspace.at(workspace), test_share=test_share, val_share=val_share,
                        split_file=split_file, dedup_threshold=dedup_threshold)
-    except CasebaseError as err:
+    except USER_ERRORS as err:
         fail(err)
     emit(manifest, as_json, quiet, print_split)
 
@@ -216,6 +248,7 @@ def index(
     setup(quiet, as_json)
     try:
         ws = Workspace.at(workspace)
+        check_text_file(add, "--add")
         if add is not None and (model is not None or text != "problem"):
             raise CasebaseError("--add keeps the model and --text of the existing index: leave out --model and "
                                 "--text, or rebuild with `casebase index --model ... --text ...` first.")
@@ -224,7 +257,7 @@ def index(
         else:
             manifest = build_index(ws, text=text, model=model, ann_threshold=ann_threshold, ann=ann,
                                    ann_recall=ann_recall, abstain_quantile=abstain_quantile, force=force)
-    except CasebaseError as err:
+    except USER_ERRORS as err:
         fail(err)
     emit(manifest, as_json, quiet, print_index)
 
@@ -254,11 +287,14 @@ def search(
         w = parse_weights(weights)
         if (text is None) == (queries is None):
             raise CasebaseError("give either a TEXT to search for or --queries FILE.jsonl (not both).")
+        if text is not None and not text.strip():
+            raise CasebaseError("the TEXT to search for is empty: give the new ticket's text.")
+        check_text_file(queries, "--queries")
         items = read_queries(queries) if queries else [{"id": None, "text": text, "exclude_id": exclude_id}]
         idx = load_index(Workspace.at(workspace, create=False))
         hits = idx.search_many([q["text"] for q in items], k=k, mode=mode, weights=w,
                                exclude=[q.get("exclude_id") or exclude_id for q in items])
-    except CasebaseError as err:
+    except USER_ERRORS as err:
         fail(err)
     if queries:
         return print_search_lines(items, hits)
@@ -303,7 +339,7 @@ def train(
                                    "batch_size": batch_size, "lr": lr, "max_length": max_length, "k": k,
                                    "eval_every": eval_every, "save_every": save_every, "seed": seed})
         manifest = run(Workspace.at(workspace), cfg, resume=resume, overwrite=overwrite)
-    except CasebaseError as err:
+    except USER_ERRORS as err:
         fail(err)
     if manifest:
         emit(manifest, as_json, quiet, print_train)
@@ -326,7 +362,7 @@ def merge(
     setup(quiet, as_json)
     try:
         result = merge_run(model_dir, out_dir, base)
-    except CasebaseError as err:
+    except USER_ERRORS as err:
         fail(err)
     emit(result, as_json, quiet, print_merge)
 
@@ -361,9 +397,10 @@ def evaluate(
 
     setup(quiet, as_json)
     try:
+        check_text_file(gold_file, "--gold-file")
         summary = run(Workspace.at(workspace), arms=arms, limit=limit, llm=llm, name=name, gold_file=gold_file,
                       k=k, max_new_tokens=max_new_tokens, batch_size=batch_size)
-    except CasebaseError as err:
+    except USER_ERRORS as err:
         fail(err)
     emit(summary, as_json, quiet, print_evaluate)
 
@@ -386,7 +423,7 @@ def forget(
     setup(quiet, as_json)
     try:
         summary = run(Workspace.at(workspace, create=False), tickets=ticket, persons=person, texts=text, dry_run=dry_run)
-    except CasebaseError as err:
+    except USER_ERRORS as err:
         fail(err)
     emit(summary, as_json, quiet, print_forget)
 
@@ -412,10 +449,10 @@ def demo(
     from casebase.demo import run
 
     setup(quiet, False)
-    ws = Workspace.at(workspace)
     try:
+        ws = Workspace.at(workspace)
         run(ws, tickets=tickets, seed=seed, train_steps=train_steps, eval_tickets=eval_tickets, quiet=quiet)
-    except CasebaseError as err:
+    except USER_ERRORS as err:
         fail(err)
     if serve_after:
         out.print(f"serving the demo on http://127.0.0.1:{port}/ (Ctrl+C stops it; the same on your own export: "
@@ -423,7 +460,7 @@ def demo(
         serve(host="127.0.0.1", port=port, arm=None, llm=None, workspace=ws.root)
 
 
-from casebase.cli_serve import export_feedback, serve, suggest  # noqa: E402,F401  (registers the serving commands)
+from casebase.cli_serve import export_feedback, serve, suggest, token  # noqa: E402,F401  (registers the serving commands)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

@@ -11,6 +11,8 @@ import typer
 
 from casebase.cli import JsonOpt, LanguagesOpt, QuietOpt, WorkspaceOpt, app, emit, fail, setup
 from casebase.errors import CasebaseError
+from rich.text import Text
+
 from casebase.render import out, print_suggestion
 from casebase.workspace import Workspace
 
@@ -46,32 +48,66 @@ def suggest(
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on; beyond loopback only with CASEBASE_TOKEN set.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    host: Annotated[str, typer.Option(help="Interface to listen on; beyond loopback only with a token of 16+ characters.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
     arm: Annotated[Optional[str], typer.Option(help="Generation arm [default: recommended by the latest evaluation, else base+rag].")] = None,
     llm: Annotated[Optional[str], typer.Option(help="Base model spec (local, local:PATH, openai:URL#MODEL).")] = None,
     languages: LanguagesOpt = None,
+    allowed_host: Annotated[Optional[list[str]], typer.Option(
+        "--allowed-host", help="A Host name clients use to reach the server (repeatable; '*' turns the check off). "
+                               "Loopback names, the --host address and, on 0.0.0.0, this machine's names are allowed.")] = None,
+    tokens_file: Annotated[Optional[Path], typer.Option(
+        envvar="CASEBASE_TOKENS_FILE", help="TOML file of named agent tokens (name = \"sha256:<hex>\"), made by "
+                                            "`casebase token`; feedback and retained cases record the agent.")] = None,
     workspace: WorkspaceOpt = Path("workspace"),
 ) -> None:
     """Serve the API (/api/..., OpenAPI at /docs) and the agents' page (/) over a workspace.
 
-    Write endpoints need `Authorization: Bearer $CASEBASE_TOKEN` when that variable is set.
+    With `CASEBASE_TOKEN` or `--tokens-file` set, every route but the page and /healthz needs
+    `Authorization: Bearer <token>`. Requests for another Host name are refused (DNS rebinding).
 
-    Example: `casebase serve --workspace ws --port 8765`
+    Example: `CASEBASE_TOKEN=$(python -c 'import secrets; print(secrets.token_urlsafe(32))') casebase serve -w ws --host 0.0.0.0 --allowed-host desk.example.com`
     """
     import uvicorn
 
     from casebase.serve.app import check_bind, create_app
+    from casebase.serve.security import bind_socket
 
     try:
-        check_bind(host, os.environ.get("CASEBASE_TOKEN"))
-        application = create_app(Workspace.at(workspace, create=False), arm=arm, llm=llm, languages=languages)
+        check_bind(host, os.environ.get("CASEBASE_TOKEN"), tokens_file)
+        sock = bind_socket(host, port)  # a busy port is an error now, not after "serving on"
+        application = create_app(Workspace.at(workspace, create=False), arm=arm, llm=llm, languages=languages,
+                                 tokens_file=tokens_file, host=host, allowed_host=allowed_host)
         application.state.engine.warm()
     except CasebaseError as err:
         fail(err)
-    out.print(f"casebase serving {workspace} on http://{host}:{port}/ (arm {application.state.engine.arm}: "
-              f"{application.state.engine.reason}); Ctrl+C stops it")
-    uvicorn.run(application, host=host, port=port, log_level="warning")
+    engine = application.state.engine
+    out.print(Text(f"casebase serving {workspace} on http://{host}:{port}/ (arm {engine.arm}: {engine.reason}); "
+                   f"token {'required' if application.state.tokens.required else 'off (loopback only)'}; "
+                   f"hosts {', '.join(application.state.allowed_hosts)}; Ctrl+C stops it"))
+    config = uvicorn.Config(application, log_level="warning", timeout_keep_alive=5, limit_concurrency=256,
+                            h11_max_incomplete_event_size=32_768)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+@app.command()
+def token(
+    name: Annotated[str, typer.Argument(help="The agent's name, recorded with their feedback and retained cases.")],
+    file: Annotated[Path, typer.Option("--file", envvar="CASEBASE_TOKENS_FILE", help="The tokens file to add to.")]
+    = Path("tokens.toml"),
+) -> None:
+    """Make a named agent token: prints it once and stores only its hash in the tokens file.
+
+    Example: `casebase token alice --file ws/tokens.toml`, then `casebase serve --tokens-file ws/tokens.toml`
+    """
+    from casebase.serve.security import add_named_token
+
+    try:
+        secret = add_named_token(file, name)
+    except CasebaseError as err:
+        fail(err)
+    out.print(Text(f"token for {name} (shown once; its hash is in {file}):"))
+    print(secret)
 
 
 @app.command("export-feedback")
@@ -94,4 +130,4 @@ def export_feedback(
                            f"(`casebase serve --workspace {ws.root}`)"))
     n = Store(ws.root / "casebase.db").export_feedback(out_file)
     emit({"examples": n, "out": str(out_file)}, as_json, quiet,
-         lambda r: out.print(f"wrote {r['examples']} examples (accepted + edited answers) to {r['out']}"))
+         lambda r: out.print(Text(f"wrote {r['examples']} examples (accepted + edited answers) to {r['out']}")))

@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import json
 
+from rich.text import Text
+
 from casebase import progress
-from casebase.render import out, print_evaluate, print_ingest, print_train
+from casebase.render import print_evaluate, print_ingest, print_train, say
 from casebase.workspace import Workspace
+
+
+def step(name: str, what: str) -> Text:
+    return Text.assemble((name, "bold"), f": {what}")
 
 
 def run(ws: Workspace, tickets: int = 1500, seed: int = 0, train_steps: int = 8, eval_tickets: int = 12,
@@ -23,17 +29,17 @@ def run(ws: Workspace, tickets: int = 1500, seed: int = 0, train_steps: int = 8,
     from casebase.split import run as split_run
 
     raw = ws.root / "raw"
-    progress.log(f"[bold]1/7 sample[/]: writing {tickets} synthetic tickets to {raw}")
+    progress.log(step("1/7 sample", f"writing {tickets} synthetic tickets to {raw}"))
     s = write_sample(raw, n_tickets=tickets, seed=seed)
-    progress.log("[bold]2/7 ingest[/]: cleaning and redacting")
+    progress.log(step("2/7 ingest", "cleaning and redacting"))
     manifest = ingest_run(ws, raw / "tickets.xlsx", raw / "history.xlsx", mapping="saleslogix")
     if not quiet:
         print_ingest(manifest, ws.root)
-    progress.log("[bold]3/7 extract[/]: problem and solution per ticket (heuristic)")
+    progress.log(step("3/7 extract", "problem and solution per ticket (heuristic)"))
     ex = extract_run(ws)
-    progress.log("[bold]4/7 split[/]: train / val / test by time")
+    progress.log(step("4/7 split", "train / val / test by time"))
     sp = split_run(ws)
-    progress.log("[bold]5/7 index[/]: MiniLM + BM25 over the train cases")
+    progress.log(step("5/7 index", "MiniLM + BM25 over the train cases"))
     ix = build_index(ws)
     test = [json.loads(line) for line in (ws.root / "test.jsonl").read_text().splitlines()[:1]]
     hit = load_index(ws).search(test[0]["problem"], k=3) if test else None
@@ -42,7 +48,7 @@ def run(ws: Workspace, tickets: int = 1500, seed: int = 0, train_steps: int = 8,
         from casebase.train import TrainConfig
         from casebase.train import run as train_run
 
-        progress.log(f"[bold]6/7 train[/]: a small hybrid (RAFT) LoRA adapter on SmolLM2-135M, {train_steps} steps")
+        progress.log(step("6/7 train", f"a small hybrid (RAFT) LoRA adapter on SmolLM2-135M, {train_steps} steps"))
         tr = train_run(ws, TrainConfig(method="hybrid", max_steps=train_steps, eval_every=max(1, train_steps // 2),
                                        save_every=train_steps, val_limit=8), overwrite=True)
     ev = None
@@ -50,21 +56,21 @@ def run(ws: Workspace, tickets: int = 1500, seed: int = 0, train_steps: int = 8,
         from casebase.evaluate import run as evaluate_run
 
         arms = "retrieval,base+rag" + (",hybrid+rag" if tr is not None else "")
-        progress.log(f"[bold]7/7 evaluate[/]: {arms} on {eval_tickets} test tickets")
+        progress.log(step("7/7 evaluate", f"{arms} on {eval_tickets} test tickets"))
         ev = evaluate_run(ws, arms=arms, limit=eval_tickets, name="demo")
     if not quiet:
         c = ex["counts"]
-        out.print(f"extract: {c['cases']} cases, {c['resolved']} resolved, {c['unresolved']} not")
+        say(f"extract: {c['cases']} cases, {c['resolved']} resolved, {c['unresolved']} not")
         c = sp["counts"]
-        out.print(f"split: train {c['train']}, val {c['val']}, test {c['test']} "
-                  f"(near-duplicates of test removed: {sum(c['near_duplicates_removed'].values())})")
-        out.print(f"index: {ix['counts'].get('cases', ix['counts'])} cases in {ws.root / 'index'}")
+        say(f"split: train {c['train']}, val {c['val']}, test {c['test']} "
+            f"(near-duplicates of test removed: {sum(c['near_duplicates_removed'].values())})")
+        say(f"index: {ix['counts'].get('cases', ix['counts'])} cases in {ws.root / 'index'}")
         if hit is not None:
-            out.print(f"search, first test ticket: {test[0]['problem'][:100]!r}")
+            say(f"search, first test ticket: {test[0]['problem'][:100]!r}")
             for r in hit.results:
-                out.print(f"  {r['score']:.3f} {r['case_id']}: {r['problem'][:90]}")
+                say(f"  {r['score']:.3f} {r['case_id']}: {r['problem'][:90]}")
         if tr is not None:
             print_train(tr)
         if ev is not None:
             print_evaluate(ev)
-        out.print(f"[green]demo done[/]: {s['tickets']} tickets in {ws.root}")
+        say(("demo done", "green"), f": {s['tickets']} tickets in {ws.root}")

@@ -6,7 +6,9 @@ from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.text import Text
 
 T = TypeVar("T")
 console = Console(stderr=True)
@@ -26,9 +28,10 @@ def track(items: Iterable[T], description: str, total: int | None = None) -> Ite
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:
-        yield from progress.track(items, total=total, description=description)
+        yield from progress.track(items, total=total, description=escape(description))  # model names: no markup
 
 
-def log(message: str) -> None:
+def log(message: str | Text) -> None:
+    """A line on stderr; a str is printed as is (it may quote paths or ticket text), never as markup."""
     if ENABLED:
-        console.print(message)
+        console.print(message if isinstance(message, Text) else Text(message))

@@ -1,4 +1,8 @@
-"""How the CLI prints each stage's result (rich), kept apart from the commands themselves."""
+"""How the CLI prints each stage's result (rich), kept apart from the commands themselves.
+
+User data (paths, column names, ids, ticket text) can hold square brackets, so nothing here is
+printed as rich markup: every line and table cell is a ``Text`` (``say`` and ``cells``).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,15 @@ from rich.text import Text
 out = Console()
 
 
+def say(*parts) -> None:
+    """Print one line of plain text; a part may be a (text, style) pair, as in ``Text.assemble``."""
+    out.print(Text.assemble(*parts))
+
+
+def cells(*values) -> list[Text]:
+    return [Text(str(v)) for v in values]
+
+
 def print_error(message: str) -> None:
     """A user error on stderr: the message quotes user input (ids, paths), so it is never read as markup."""
     Console(stderr=True).print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
@@ -19,21 +32,24 @@ def print_error(message: str) -> None:
 
 def print_ingest(m: dict, workspace: Path) -> None:
     c = m["counts"]
-    table = Table(title=f"ingest ({m['config']['mapping']['name']} mapping)", show_header=True)
+    table = Table(title=Text(f"ingest ({m['config']['mapping']['name']} mapping)"), show_header=True)
     for col in ("rows", "in", "out", "quarantined"):
         table.add_column(col, justify="right" if col != "rows" else "left")
     for key, label in (("tickets", "tickets"), ("messages", "history messages"),
                        ("messages_from_ticket_body", "messages from ticket body")):
         if c[key]["in"]:
-            table.add_row(label, str(c[key]["in"]), str(c[key]["out"]), str(c[key]["quarantined"]))
+            table.add_row(*cells(label, c[key]["in"], c[key]["out"], c[key]["quarantined"]))
     out.print(table)
     red = ", ".join(f"{k} {v}" for k, v in sorted(c["redacted"].items())) or "nothing"
-    out.print(f"redacted: {red}")
+    say(f"redacted: {red}")
+    cut = {"bodies": c.get("truncated_bodies", 0), **c.get("truncated_fields", {})}
+    if any(cut.values()):
+        say(f"truncated (longer than --max-body-chars {m['config']['max_body_chars']}): "
+            + ", ".join(f"{k} {n}" for k, n in cut.items() if n))
     for w in m["warnings"]:
-        out.print(f"[yellow]warning:[/] {w}")
-    out.print(f"wrote {workspace}/tickets.parquet, messages.parquet ({c['messages_total_out']} messages), "
-              f"quarantine.csv; manifest {workspace}/ingest.json "
-              f"({m['timings_s']['messages_per_s']:.0f} messages/s)")
+        say(("warning:", "yellow"), f" {w}")
+    say(f"wrote {workspace}/tickets.parquet, messages.parquet ({c['messages_total_out']} messages), "
+        f"quarantine.csv; manifest {workspace}/ingest.json ({m['timings_s']['messages_per_s']:.0f} messages/s)")
 
 
 def print_sample(r: dict) -> None:
@@ -90,40 +106,40 @@ def print_forget(s: dict) -> None:
 def print_index(m: dict) -> None:
     c, a = m["counts"], m["abstain"]
     if m.get("skipped"):
-        out.print(f"index up to date: {c['cases']} cases ({m['config']['model']}); --force rebuilds")
+        say(f"index up to date: {c['cases']} cases ({m['config']['model']}); --force rebuilds")
         return
     if "added" in c:
-        out.print(f"added {c['added']} cases: the index now holds {c['cases']} ({m['timings_s']['total']:.1f} s)")
+        say(f"added {c['added']} cases: the index now holds {c['cases']} ({m['timings_s']['total']:.1f} s)")
         return
     how = (f"{a['quantile']:.0%} quantile of best-match similarity over {a['val_cases']} val cases"
            if a["method"] == "val-quantile" else a["reason"])
-    out.print(f"indexed {c['cases']} cases ({m['config']['text']}; {m['config']['model']}, dim {c['dimension']}; "
-              f"{c['embedded']} embedded, {c['reused_embeddings']} reused) -> {m['outputs']['index']}")
+    say(f"indexed {c['cases']} cases ({m['config']['text']}; {m['config']['model']}, dim {c['dimension']}; "
+        f"{c['embedded']} embedded, {c['reused_embeddings']} reused) -> {m['outputs']['index']}")
     ann = m["ann"]
     search = ann["kind"]
     if ann["kind"] == "hnsw":
         search = f"hnsw (recall@10 {ann['recall@10']:.3f} at expansion_search {ann['expansion_search']})"
     elif ann.get("note"):
         search = f"exact ({ann['note']})"
-    out.print(f"search: {search}; BM25 vocabulary {c['bm25_vocabulary']}; abstain below cosine "
-              f"{a['threshold']:.3f} ({how}); {m['timings_s']['total']:.1f} s")
+    say(f"search: {search}; BM25 vocabulary {c['bm25_vocabulary']}; abstain below cosine "
+        f"{a['threshold']:.3f} ({how}); {m['timings_s']['total']:.1f} s")
 
 
 def print_search(r: dict) -> None:
     if r["abstained"]:
-        out.print(f"no similar past case (best similarity {r['best_similarity']:.2f} is below the calibrated "
-                  f"threshold {r['threshold']:.2f})")
+        say(f"no similar past case (best similarity {r['best_similarity']:.2f} is below the calibrated "
+            f"threshold {r['threshold']:.2f})")
         return
-    table = Table(title=f"similar past cases ({r['mode']})", show_lines=True)
+    table = Table(title=Text(f"similar past cases ({r['mode']})"), show_lines=True)
     for col in ("#", "case", "score", "category", "urgency", "problem", "solution"):
         table.add_column(col, overflow="fold", justify="right" if col in ("#", "score") else "left")
     for hit in r["results"]:
-        table.add_row(str(hit["rank"]), str(hit["case_id"]), f"{hit['score']:.3f}", str(hit["category"] or ""),
-                      str(hit["urgency"] or ""), _short(hit["problem"], 100), _short(hit["solution"], 160))
+        table.add_row(*cells(hit["rank"], hit["case_id"], f"{hit['score']:.3f}", hit["category"] or "",
+                             hit["urgency"] or "", _short(hit["problem"], 100), _short(hit["solution"], 160)))
     out.print(table)
     tri = r["triage"]
-    out.print("triage: " + "; ".join(f"{f} {tri[f]['value']} ({tri[f]['confidence']:.0%})"
-                                     for f in ("category", "urgency") if tri[f]["value"] is not None))
+    say("triage: " + "; ".join(f"{f} {tri[f]['value']} ({tri[f]['confidence']:.0%})"
+                               for f in ("category", "urgency") if tri[f]["value"] is not None))
 
 
 def _short(text: str | None, n: int) -> str:
@@ -133,37 +149,37 @@ def _short(text: str | None, n: int) -> str:
 
 def print_train(m: dict) -> None:
     loss, c, t = m["loss"], m["counts"], m["timings_s"]
-    verdict = "[green]below[/]" if loss["val_best"] < loss["val_start"] else "[red]not below[/]"
-    out.print(f"{m['method']} adapter on {m['base_model']}: {c['steps']} steps, {c['train_examples']} train examples, "
-              f"{t['tokens_per_s']:.0f} tokens/s ({t['total']:.0f} s in all)")
-    out.print(f"val loss {loss['val_start']:.4f} -> best {loss['val_best']:.4f} at step {loss['best_step']} "
-              f"({verdict} the start){'; stopped early' if m['stopped_early'] else ''}")
-    out.print(f"-> {m['outputs']['adapter']} (curves: {m['outputs']['plot']})")
+    verdict = ("below", "green") if loss["val_best"] < loss["val_start"] else ("not below", "red")
+    say(f"{m['method']} adapter on {m['base_model']}: {c['steps']} steps, {c['train_examples']} train examples, "
+        f"{t['tokens_per_s']:.0f} tokens/s ({t['total']:.0f} s in all)")
+    say(f"val loss {loss['val_start']:.4f} -> best {loss['val_best']:.4f} at step {loss['best_step']} (", verdict,
+        f" the start){'; stopped early' if m['stopped_early'] else ''}")
+    say(f"-> {m['outputs']['adapter']} (curves: {m['outputs']['plot']})")
 
 
 def print_evaluate(s: dict) -> None:
-    table = Table(title=f"evaluation {s['run']}: {s['tickets']} test tickets (95% bootstrap intervals)")
+    table = Table(title=Text(f"evaluation {s['run']}: {s['tickets']} test tickets (95% bootstrap intervals)"))
     for col in ("arm", "ROUGE-L", "token F1", "chrF", "cosine", "parsed", "category acc."):
         table.add_column(col, justify="left" if col == "arm" else "right")
     cat = s["triage"].get("category", {})
     for arm, a in s["arms_summary"].items():
         fmt = lambda m, d=3: f"{a[m]['mean']:.{d}f} [{a[m]['low']:.{d}f}, {a[m]['high']:.{d}f}]"  # noqa: E731
-        table.add_row(arm + (" *" if arm == s["best_arm"] else ""), fmt("rouge_l"), fmt("token_f1"), fmt("chrf", 1),
-                      fmt("embedding_cosine"), f"{a['parse_rate']:.0%}",
-                      f"{cat[arm]['accuracy']['mean']:.3f}" if arm in cat else "-")
+        table.add_row(*cells(arm + (" *" if arm == s["best_arm"] else ""), fmt("rouge_l"), fmt("token_f1"),
+                             fmt("chrf", 1), fmt("embedding_cosine"), f"{a['parse_rate']:.0%}",
+                             f"{cat[arm]['accuracy']['mean']:.3f}" if arm in cat else "-"))
     out.print(table)
-    out.print(f"highest mean {s['primary_metric']}: {s['best_arm']} (*); serving default: {s['recommended']} "
-              f"({s['recommended_reason']}); report: {s['outputs']['report']}")
+    say(f"highest mean {s['primary_metric']}: {s['best_arm']} (*); serving default: {s['recommended']} "
+        f"({s['recommended_reason']}); report: {s['outputs']['report']}")
 
 
 def print_suggestion(a: dict) -> None:
     if a["abstained"]:
-        out.print(f"[yellow]no similar past case[/] (best similarity {a['best_similarity']:.3f} < {a['threshold']:.3f}): "
-                  "no draft")
+        say(("no similar past case", "yellow"),
+            f" (best similarity {a['best_similarity']:.3f} < {a['threshold']:.3f}): no draft")
     else:
-        out.print(f"[bold]draft[/] ({a['arm']}, {a['model']}):\n{a['solution']}")
+        say(("draft", "bold"), f" ({a['arm']}, {a['model']}):\n{a['solution']}")
     for f in ("category", "urgency"):
         conf = a[f].get("confidence")
-        out.print(f"{f}: {a[f]['value']}" + (f" (confidence {conf:.2f})" if conf is not None else ""))
+        say(f"{f}: {a[f]['value']}" + (f" (confidence {conf:.2f})" if conf is not None else ""))
     for c in a["cited_cases"]:
-        out.print(f"  {c['score']:.3f} {c['case_id']}: {_short(c['problem'], 90)}")
+        say(f"  {c['score']:.3f} {c['case_id']}: {_short(c['problem'], 90)}")

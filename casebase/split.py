@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from casebase.errors import CasebaseError
-from casebase.workspace import Workspace, file_sha256, write_manifest
+from casebase.workspace import Workspace, atomic_write, file_sha256, read_parquet, write_manifest
 
 FIELDS = ["ticket_id", "opened_at", "problem", "solution", "category", "urgency", "solution_message_ids"]
 SPLITS = ("train", "val", "test")
@@ -95,7 +95,8 @@ def vouch_listed(ws: Workspace, all_cases: pd.DataFrame, listed: set[str]) -> tu
     take = all_cases["ticket_id"].isin(listed) & ~all_cases["resolved"] & candidate.notna()
     cases = all_cases[all_cases["resolved"] | take].copy()
     if take.any():
-        msgs = pd.read_parquet(ws.messages, columns=["message_id", "body"])
+        ws.require("ingest", ws.messages)
+        msgs = read_parquet(ws.messages, f"casebase ingest --workspace {ws.root}", columns=["message_id", "body"])
         bodies = dict(zip(msgs["message_id"], msgs["body"]))
         idx = cases.index[take[cases.index]]
         cases.loc[idx, "solution"] = [condense(bodies.get(m, ""), SOLUTION_WORDS) for m in cases.loc[idx, "candidate_message_id"]]
@@ -108,11 +109,12 @@ def run(ws: Workspace, test_share: float = 0.15, val_share: float = 0.10, split_
         dedup_threshold: float = 0.6) -> dict:
     t0 = time.perf_counter()
     path = ws.root / "cases.parquet"
+    ws.require("extract", path)
     if not path.exists():
         raise CasebaseError(f"{path} not found: run `casebase extract --workspace {ws.root}` first.")
     if not (0 <= test_share < 1 and 0 <= val_share < 1 and test_share + val_share < 1):
         raise CasebaseError(f"--test-share {test_share} and --val-share {val_share} must be in [0, 1) and sum below 1.")
-    all_cases = pd.read_parquet(path)
+    all_cases = read_parquet(path, f"casebase extract --workspace {ws.root}")
     unlisted, vouched = 0, 0
     if split_file:
         # the file lists solved tickets: those the extractor called unresolved take its best reply
@@ -137,22 +139,23 @@ def run(ws: Workspace, test_share: float = 0.15, val_share: float = 0.10, split_
               "unlisted_in_split_file": unlisted, "resolved_by_split_file": vouched,
               "near_duplicates_removed": {s: int((removed["split"] == s).sum()) for s in ("train", "val")}}
     outputs = {}
+    ws.begin("split")  # each file renamed into place whole, the manifest last (with their hashes)
     for s in SPLITS:
         part = cases[cases["split"] == s].sort_values(["opened_at", "ticket_id"])
         out = ws.root / f"{s}.jsonl"
         rows = part[[c for c in FIELDS if c in part.columns]].copy()
         rows["opened_at"] = rows["opened_at"].astype(str)
         rows["solution_message_ids"] = rows["solution_message_ids"].map(list)
-        rows.to_json(out, orient="records", lines=True, force_ascii=False)
+        atomic_write(out, lambda tmp: rows.to_json(tmp, orient="records", lines=True, force_ascii=False))
         counts[s] = len(part)
         outputs[s] = out
     if counts["test"] and counts["train"]:
         counts["train_newest"] = str(cases.loc[cases["split"] == "train", "opened_at"].max())
         counts["test_oldest"] = str(cases.loc[cases["split"] == "test", "opened_at"].min())
-    ws.root.joinpath("split-removed.csv").write_text(
-        pd.DataFrame([{"ticket_id": k, "split": s, "near_duplicate_of_test": v[0], "jaccard": v[1]}
-                      for k, v, s in ((k, dups[k], sp) for k, sp in zip(removed["ticket_id"], removed["split"]))],
-                     columns=["ticket_id", "split", "near_duplicate_of_test", "jaccard"]).to_csv(index=False))
+    removed_csv = ws.root / "split-removed.csv"
+    removed_rows = pd.DataFrame([(k, sp, *dups[k]) for k, sp in zip(removed["ticket_id"], removed["split"])],
+                                columns=["ticket_id", "split", "near_duplicate_of_test", "jaccard"])
+    atomic_write(removed_csv, lambda tmp: removed_rows.to_csv(tmp, index=False))
     inputs = {"cases": path} | ({"split_file": Path(split_file)} if split_file else {})
     return write_manifest(
         ws, "split",
@@ -160,4 +163,5 @@ def run(ws: Workspace, test_share: float = 0.15, val_share: float = 0.10, split_
                 "dedup_threshold": dedup_threshold},
         inputs=inputs, counts=counts, timings={"total": time.perf_counter() - t0},
         extra={"outputs": {k: {"path": str(v), "sha256": file_sha256(v)} for k, v in outputs.items()}},
+        files=[*outputs.values(), removed_csv],
     )

@@ -8,6 +8,7 @@ over a tiny workspace with the fake embedder and a fake LLM, so each test takes 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -64,13 +65,14 @@ def fake_llm():
     clear_cache()
 
 
-@pytest.fixture
-def server(ws, fake_llm):
-    """(base URL, workspace): the app over a tiny workspace, served by uvicorn in a thread."""
-    write_cases(ws.root / "train.jsonl", TRAIN)
-    write_cases(ws.root / "val.jsonl", VAL)
-    build_index(ws, model="fake")
-    app = create_app(ws, arm="base+rag", llm="fake", token="")
+@contextlib.contextmanager
+def _serving(ws, token: str = ""):
+    """The app over a tiny workspace, served by uvicorn in a thread; yields its base URL."""
+    if not (ws.root / "index").exists():
+        write_cases(ws.root / "train.jsonl", TRAIN)
+        write_cases(ws.root / "val.jsonl", VAL)
+        build_index(ws, model="fake")
+    app = create_app(ws, arm="base+rag", llm="fake", token=token)
     port = _free_port()
     srv = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True, name="uvicorn-test")
@@ -87,9 +89,28 @@ def server(ws, fake_llm):
             srv.should_exit = True
             pytest.fail("the test server did not answer /healthz within 20 s")
         time.sleep(0.05)
-    yield url, ws
-    srv.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield url
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def server(ws, fake_llm):
+    """(base URL, workspace) of a server without a token."""
+    with _serving(ws) as url:
+        yield url, ws
+
+
+TOKEN = "Zr8-fQ2pL9xK4mWv7tB1"
+
+
+@pytest.fixture
+def token_server(ws, fake_llm):
+    """(base URL, workspace) of a server that needs TOKEN on every route but the page and /healthz."""
+    with _serving(ws, token=TOKEN) as url:
+        yield url, ws
 
 
 @pytest.fixture
@@ -182,3 +203,25 @@ def test_payloads_from_ticket_model_and_cases_render_as_text(server, page, fake_
     _screenshot(page, tmp_path / "page.png")
     assert page.evaluate("window.__xss") is None
     assert page.errors == []
+
+
+def test_with_a_token_the_page_asks_for_it_and_reads_need_it(token_server, page):
+    url, ws = token_server
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(url + "/")
+    expect(page.locator("#health")).to_contain_text("past cases")
+    assert page.locator("#token-row").is_visible()
+    assert httpx.get(url + "/api/search", params={"q": "ORA-00942"}).status_code == 401
+    assert httpx.get(url + "/api/cases/C02").status_code == 401 and httpx.get(url + "/docs").status_code == 401
+    page.fill("#subject", "Sales report broken")
+    page.fill("#body", "ORA-00942 table or view does not exist after the transport of the report")
+    page.click("#submit")
+    expect(page.locator("#status")).to_contain_text("bearer token")
+    page.fill("#token", TOKEN)
+    _submit(page, "Sales report broken", "ORA-00942 table or view does not exist after the transport of the report")
+    assert page.input_value("#draft") == SOLUTION
+    page.click("#accept")
+    expect(page.locator("#feedback-status")).to_contain_text("recorded")
+    assert [f["agent"] for f in Store(ws.root / "casebase.db").feedback()] == ["token"]
+    assert page.errors == [] and violations == []

@@ -243,7 +243,7 @@ def test_adapter_and_evaluation_marked_stale_and_health_says_so(fws):
 
     ws = fws
     app_ = create_app(ws, llm="fake", token="")
-    assert TestClient(app_).get("/healthz").json()["stale"] is False
+    assert TestClient(app_, base_url="http://127.0.0.1").get("/healthz").json()["stale"] is False
     test_only = json.loads(jsonl_lines(ws.root / "test.jsonl")[0])["ticket_id"]
     r = forget(ws, "--ticket", test_only)  # a test ticket: the evaluation is stale, the adapter is not
     assert r.exit_code == 0, r.output
@@ -257,7 +257,7 @@ def test_adapter_and_evaluation_marked_stale_and_health_says_so(fws):
     assert r.exit_code == 0, r.output
     assert "models/hybrid/manifest.json" in {s["path"] for s in json.loads(r.stdout)["stale"]}
     assert json.loads(model.read_text())["stale"]["reason"].startswith("forget: 1 tickets erased on ")
-    health = TestClient(create_app(ws, llm="fake", token="")).get("/healthz").json()
+    health = TestClient(create_app(ws, llm="fake", token=""), base_url="http://127.0.0.1").get("/healthz").json()
     assert health["arm"] == "hybrid+rag" and health["stale"] is True and "forget: 1 tickets" in health["stale_reason"]
 
 

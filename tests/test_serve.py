@@ -26,7 +26,7 @@ def client(serve_ws):
     clear_cache()
     get_llm("fake").responder = lambda messages: FORMATTED
     app = create_app(serve_ws, arm="base+rag", llm="fake", token="s3cret", max_body_bytes=8_000)
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://127.0.0.1") as c:
         yield c
     clear_cache()
 
@@ -61,14 +61,14 @@ def test_unrelated_ticket_abstains_without_a_draft(client):
 
 
 def test_search_case_health_and_openapi(client):
-    r = client.get("/api/search", params={"q": "ME21N pricing error", "k": 2})
+    r = client.get("/api/search", params={"q": "ME21N pricing error", "k": 2}, headers=AUTH)
     assert r.status_code == 200 and [x["case_id"] for x in r.json()["results"]][0] == "C06"
     assert len(r.json()["results"]) == 2
-    assert client.get("/api/cases/C06").json()["solution"].startswith("Maintain the missing condition")
-    assert_error_shape(client.get("/api/cases/NOPE"), 404)
+    assert client.get("/api/cases/C06", headers=AUTH).json()["solution"].startswith("Maintain the missing condition")
+    assert_error_shape(client.get("/api/cases/NOPE", headers=AUTH), 404)
     h = client.get("/healthz").json()
     assert h["status"] == "ok" and h["cases"] == 20 and h["auth"] is True
-    assert "/api/suggest" in client.get("/openapi.json").json()["paths"]
+    assert "/api/suggest" in client.get("/openapi.json", headers=AUTH).json()["paths"]
     page = client.get("/")
     assert page.status_code == 200 and "casebase" in page.text and "http" not in page.text.split("<body>")[1]
 
@@ -101,7 +101,7 @@ def test_retained_case_is_searchable_without_restart(client):
     r = client.post("/api/cases", json=case, headers=AUTH)
     assert r.status_code == 201, r.text
     assert r.json()["cases"] == 21
-    hits = client.get("/api/search", params={"q": "M7 090 quantity unit MIGO"}).json()["results"]
+    hits = client.get("/api/search", params={"q": "M7 090 quantity unit MIGO"}, headers=AUTH).json()["results"]
     assert hits[0]["case_id"] == "R1"
     assert_error_shape(client.post("/api/cases", json=case, headers=AUTH), 409)
 
@@ -120,9 +120,9 @@ def test_oversize_not_json_missing_token_wrong_method(client):
     assert_error_shape(client.post("/api/feedback", json={"suggestion_id": "x", "verdict": "accepted"},
                                    headers={"authorization": "Bearer wrong"}), 401)
     assert_error_shape(client.post("/api/cases", json={}), 401)
-    assert_error_shape(client.get("/api/search", params={"q": " "}), 422)
-    assert_error_shape(client.delete("/api/cases/C01"), 405)
-    assert_error_shape(client.get("/nothing-here"), 404)
+    assert_error_shape(client.get("/api/search", params={"q": " "}, headers=AUTH), 422)
+    assert_error_shape(client.delete("/api/cases/C01", headers=AUTH), 405)
+    assert_error_shape(client.get("/nothing-here", headers=AUTH), 404)
 
 
 def test_internal_errors_hide_the_trace(serve_ws):
@@ -131,7 +131,7 @@ def test_internal_errors_hide_the_trace(serve_ws):
             raise RuntimeError("secret internals")
 
     app = create_app(serve_ws, arm="retrieval", token="", engine=Broken(serve_ws, arm="retrieval"))
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with TestClient(app, raise_server_exceptions=False, base_url="http://127.0.0.1") as c:
         r = c.post("/api/suggest", json={"body": "ORA-00942"})
     assert_error_shape(r, 500)
     assert "secret internals" not in r.text
@@ -150,7 +150,7 @@ def test_no_token_refused_beyond_loopback():
     check_bind("127.0.0.1", None)
     with pytest.raises(CasebaseError, match="CASEBASE_TOKEN"):
         check_bind("0.0.0.0", None)
-    check_bind("0.0.0.0", "t")
+    check_bind("0.0.0.0", "Zr8-fQ2pL9xK4mWv7tB1")
 
 
 def test_serving_picks_the_recommended_evaluated_arm(serve_ws):

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from casebase.metrics import bootstrap_ci, confusion, macro_f1, paired_bootstrap
+from casebase.workspace import atomic_write
 
 METRICS = ("rouge_l", "token_f1", "token_precision", "token_recall", "chrf", "embedding_cosine", "answer_words")
 PAIRED = ("rouge_l", "token_f1", "chrf", "embedding_cosine")
@@ -149,5 +150,5 @@ def write_report(out: Path, summary: dict, results: pd.DataFrame, tickets, ws, e
                              "answer_words")],
         paired_metrics=("rouge_l", "token_f1", "chrf", "embedding_cosine"), json=json)
     path = out / "report.html"
-    path.write_text(html, encoding="utf-8")
+    atomic_write(path, lambda tmp: tmp.write_text(html, encoding="utf-8"))
     return path

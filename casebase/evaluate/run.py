@@ -40,7 +40,8 @@ from casebase.extract.heuristic import SOLUTION_WORDS, condense, problem_text
 from casebase.llm.answer import PROMPT_VERSION, TokenBudget, build_messages, parse_answer
 from casebase.metrics import chrf, rouge_l, token_prf
 from casebase.progress import log
-from casebase.workspace import Workspace, write_manifest
+from casebase.workspace import (Workspace, atomic_write, begin_outputs, read_parquet, verify_outputs, write_json,
+                                write_manifest)
 
 ARMS = ("retrieval", "base", "base+rag", "standard", "standard+rag", "hybrid+rag")
 ADAPTER = {"base": None, "base+rag": None, "standard": "standard", "standard+rag": "standard", "hybrid+rag": "hybrid"}
@@ -68,16 +69,28 @@ def parse_arms(text: str | None, ws: Workspace) -> list[str]:
         if missing:
             raise CasebaseError(f"no trained {' or '.join(missing)} adapter in {ws.root / 'models'}: run "
                                 f"`casebase train --method {missing[0]}` first, or leave those arms out.")
+        check_adapters(ws, arms)
         return arms
     arms = [a for a in ARMS if not ADAPTER.get(a) or (ws.root / "models" / ADAPTER[a] / "adapter_config.json").exists()]
     if skipped := [a for a in ARMS if a not in arms]:
         log(f"arms {', '.join(skipped)} left out: no trained adapter (casebase train --method standard|hybrid)")
+    check_adapters(ws, arms)
     return arms
+
+
+def check_adapters(ws: Workspace, arms: list[str]) -> None:
+    """Each adapter an arm asks must be the one its manifest vouches for (a killed `casebase train` leaves files
+    out of step with it)."""
+    for name in sorted({ADAPTER[a] for a in arms if ADAPTER.get(a)}):
+        out = ws.root / "models" / name
+        verify_outputs(out / "manifest.json", f"casebase train --workspace {ws.root} --method {name} --overwrite",
+                       [out / "adapter_config.json"])
 
 
 def load_tickets(ws: Workspace, limit: int | None, gold_file: Path | None) -> list[Ticket]:
     """Test tickets as a new ticket arrives (subject + first customer message), with their gold resolution."""
     path = ws.root / "test.jsonl"
+    ws.require("split", path)
     if not path.exists():
         raise CasebaseError(f"{path} not found: run `casebase split --workspace {ws.root}` first.")
     from casebase.retrieve.build import read_cases
@@ -87,12 +100,14 @@ def load_tickets(ws: Workspace, limit: int | None, gold_file: Path | None) -> li
         test = test.head(limit)
     first, subjects, bodies = {}, {}, {}
     if ws.messages.exists() and ws.tickets.exists():
-        msgs = pd.read_parquet(ws.messages, columns=["ticket_id", "message_id", "position", "role", "body"])
+        ws.require("ingest", ws.tickets, ws.messages)
+        rerun = f"casebase ingest --workspace {ws.root}"
+        msgs = read_parquet(ws.messages, rerun, columns=["ticket_id", "message_id", "position", "role", "body"])
         msgs = msgs[msgs["ticket_id"].isin(set(test["ticket_id"]))].sort_values(["ticket_id", "position"])
         customer = msgs[msgs["role"] == "customer"].drop_duplicates("ticket_id")
         first = dict(zip(customer["ticket_id"], customer["body"]))
         bodies = dict(zip(msgs["message_id"].astype(str), msgs["body"]))
-        t = pd.read_parquet(ws.tickets, columns=["ticket_id", "subject"])
+        t = read_parquet(ws.tickets, rerun, columns=["ticket_id", "subject"])
         subjects = dict(zip(t["ticket_id"], t["subject"]))
     gold = {}
     if gold_file is not None:
@@ -230,12 +245,13 @@ def run(ws: Workspace, arms: str | None = None, limit: int | None = None, llm: s
         cache.close()
     results = pd.DataFrame(rows)
     _add_embedding_cosine(results, {t.ticket_id: t.gold for t in tickets}, index)
-    results.to_csv(out / "results.csv", index=False)
+    begin_outputs(out / "manifest.json")  # each file renamed into place whole, the manifest last (with their hashes)
+    atomic_write(out / "results.csv", lambda tmp: results.to_csv(tmp, index=False))
     summary = summarise(results, arm_list, n_resamples=n_resamples)
     summary.update({"run": name, "tickets": len(tickets), "arms": arm_list, "gold": str(gold_file or "test.jsonl"),
                     "llm": llm or "local", "k": k, "max_new_tokens": max_new_tokens,
                     "timings_s": {a: round(s, 1) for a, s in timings.items()}})
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    write_json(out / "summary.json", summary)
     write_report(out, summary, results, tickets, ws)
     inputs = {"test": ws.root / "test.jsonl", "index": index.root / "manifest.json"}
     for a in {ADAPTER.get(x) for x in arm_list} - {None}:
@@ -246,7 +262,8 @@ def run(ws: Workspace, arms: str | None = None, limit: int | None = None, llm: s
                    inputs=inputs, counts={"tickets": len(tickets), "rows": len(results)},
                    timings={"total": time.perf_counter() - started, **timings},
                    extra={"outputs": {k2: str(out / f) for k2, f in
-                                      (("results", "results.csv"), ("summary", "summary.json"), ("report", "report.html"))}})
+                                      (("results", "results.csv"), ("summary", "summary.json"), ("report", "report.html"))}},
+                   files=[out / f for f in ("results.csv", "summary.json", "report.html")])
     summary["outputs"] = {"dir": str(out), "results": str(out / "results.csv"), "summary": str(out / "summary.json"),
                           "report": str(out / "report.html")}
     return summary

@@ -20,7 +20,7 @@ from casebase.extract.cache import JsonlCache, content_key
 from casebase.extract.heuristic import extract_one
 from casebase.extract.scorer import default_scorer
 from casebase.progress import track
-from casebase.workspace import Workspace, file_sha256, write_manifest
+from casebase.workspace import Workspace, atomic_write, file_sha256, read_parquet, write_manifest
 
 METHODS = ("heuristic", "llm")
 CASE_COLUMNS = ["ticket_id", "opened_at", "subject", "problem", "resolved", "solution_message_ids", "solution",
@@ -28,11 +28,12 @@ CASE_COLUMNS = ["ticket_id", "opened_at", "subject", "problem", "resolved", "sol
 
 
 def load_threads(ws: Workspace) -> tuple[pd.DataFrame, dict[str, list[dict]], dict[str, int]]:
+    ws.require("ingest", ws.tickets, ws.messages)
     for path in (ws.tickets, ws.messages):
         if not path.exists():
             raise CasebaseError(f"{path} not found: run `casebase ingest --workspace {ws.root}` first.")
-    tickets = pd.read_parquet(ws.tickets)
-    msgs = pd.read_parquet(ws.messages)
+    tickets = read_parquet(ws.tickets, f"casebase ingest --workspace {ws.root}")
+    msgs = read_parquet(ws.messages, f"casebase ingest --workspace {ws.root}")
     threads = {tid: g.to_dict("records") for tid, g in msgs.sort_values(["ticket_id", "position"]).groupby(
         "ticket_id", sort=False)}
     activity = msgs.loc[msgs["role"] == "responder", "author"].value_counts().to_dict()
@@ -92,10 +93,12 @@ def run(ws: Workspace, method: str = "heuristic", llm: str | None = None, limit:
     cases = pd.DataFrame(rows, columns=CASE_COLUMNS)
     # a partial run (--limit) must not replace the full case base
     path = ws.root / ("cases.parquet" if not limit else f"cases-{method}-limit{limit}.parquet")
-    cases.to_parquet(path, index=False)
+    stage = path.stem.replace("cases", "extract", 1)  # extract.json, or extract-llm-limit20.json beside its cases
+    ws.begin(stage)
+    atomic_write(path, lambda tmp: cases.to_parquet(tmp, index=False))
     fallbacks = sum(json.loads(e).get("fallback") is not None for e in cases["extractor"])
     return write_manifest(
-        ws, path.stem.replace("cases", "extract", 1),  # extract.json, or extract-llm-limit20.json beside its cases
+        ws, stage,
         config={"method": method, "llm": llm, "limit": limit, "batch_size": batch_size, "extractor": extractor},
         inputs={"tickets": ws.tickets, "messages": ws.messages},
         counts={"tickets": len(records), "cases": len(cases), "resolved": int(cases["resolved"].sum()),
@@ -105,6 +108,7 @@ def run(ws: Workspace, method: str = "heuristic", llm: str | None = None, limit:
                  "tickets_per_minute": 60 * len(todo) / max(t_work, 1e-9)},
         extra={"outputs": [str(path)], "scorer": {k: scorer.meta[k] for k in ("cv_accuracy", "labels_sha256")},
                "output_sha256": file_sha256(path)},
+        files=[path],
     )
 
 

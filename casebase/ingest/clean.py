@@ -18,12 +18,14 @@ import ftfy
 
 # --- encoding -------------------------------------------------------------------------
 
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+# what ftfy may change: anything but printable ASCII (control characters, terminal escapes too)
+_NOT_PLAIN = re.compile(r"[^\t\n\r\x20-\x7e]")
 
 
 def fix_encoding(text: str) -> str:
-    """Repair mojibake ("Ã©" -> "é") and odd Unicode; ASCII text is returned as is."""
-    if not _NON_ASCII.search(text):
+    """Repair mojibake ("Ã©" -> "é") and odd Unicode, drop control characters and terminal escapes;
+    printable ASCII text is returned as is."""
+    if not _NOT_PLAIN.search(text):
         return text
     return ftfy.fix_text(text, unescape_html=False)
 
@@ -87,7 +89,7 @@ def html_to_text(text: str) -> str:
             kept.append(html.unescape(m.group(2)))
             return f"\x00{len(kept) - 1}\x00"
 
-        text = _DROP_BLOCKS.sub("", text)
+        text = _DROP_BLOCKS.sub("", text).replace("\x00", "")  # NUL marks the stashed blocks
         text = _PRE.sub(stash, text)
         text = re.sub(r"\s*\n\s*", " ", text)  # source newlines are not breaks in HTML
         text = _BREAK_TAGS.sub("\n", text)

@@ -4,7 +4,8 @@ A mapping is a TOML file with a ``[tickets]`` and a ``[messages]`` table; each k
 canonical field, each value a source column. ``<field>_values`` recodes a field's values
 (``"*"`` is the default for values not listed). Keys that are not canonical fields are kept
 as extra columns. Built in: ``canonical`` and ``saleslogix``; ``auto`` picks the built-in
-mapping whose required columns are all present. See docs/mapping.md.
+mapping whose required columns are all present (else reports the closest one's missing
+columns). Without a history file, a mapped ticket ``body`` column is required too. See docs/mapping.md.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ TICKET_FIELDS = ("ticket_id", "subject", "opened_at", "closed_at", "category", "
 MESSAGE_FIELDS = ("ticket_id", "message_id", "position", "sent_at", "author", "role", "body")
 REQUIRED = {"tickets": ("ticket_id", "opened_at"), "messages": ("ticket_id", "body")}
 ROLES = ("customer", "responder")
+NO_HISTORY_BODY = ": the only messages, as there is no --history"
 BUILTIN_DIR = resources.files("casebase.ingest").joinpath("mappings")
 
 
@@ -29,10 +31,10 @@ class TableMapping:
     columns: dict[str, str] = field(default_factory=dict)  # canonical field -> source column
     values: dict[str, dict[str, str]] = field(default_factory=dict)  # field -> {source value: value}
 
-    def missing(self, found: list[str], table: str) -> list[tuple[str, str]]:
-        """(field, column) pairs whose column is absent; optional fields only count if required."""
-        return [(f, self.columns[f]) if f in self.columns else (f, f)
-                for f in REQUIRED[table] if self.columns.get(f, f) not in found]
+    def required(self, table: str, also: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+        """(field, column) of the table's required fields, and of those in ``also`` that are mapped."""
+        fields = REQUIRED[table] + tuple(f for f in also if f in self.columns)
+        return [(f, self.columns.get(f, f)) for f in fields]
 
 
 @dataclass
@@ -92,12 +94,17 @@ def load_mapping(spec: str) -> Mapping:
         source = f"built-in:{spec}"
     else:
         path = Path(spec)
-        if not path.exists():
+        if not path.is_file():
             raise CasebaseError(
                 f"mapping {spec!r}: not a built-in mapping ({', '.join(['auto', *builtin_names()])}) "
-                "and no such file. Give a built-in name or the path of a TOML mapping (docs/mapping.md)."
+                f"and {'a directory, not a file' if path.is_dir() else 'no such file'}. Give a built-in name or "
+                "the path of a TOML mapping (docs/mapping.md)."
             )
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise CasebaseError(f"mapping {spec}: cannot read it as UTF-8 text ({err}). Save the mapping as "
+                                "a UTF-8 TOML file (docs/mapping.md).") from None
         source = str(path)
     try:
         data = tomllib.loads(text)
@@ -110,38 +117,62 @@ def choose_mapping(spec: str, ticket_columns: list[str], message_columns: list[s
     """Resolve ``spec`` (``auto``, a built-in name or a file) and check the columns exist.
 
     Collects every missing column of both tables into one error that lists the columns
-    found and the mapping to use.
+    found and the mapping to use; for ``auto``, of the closest built-in mapping (the one
+    with the most required columns present).
     """
     if spec == "auto":
-        for name in builtin_names():
-            m = load_mapping(name)
-            if not problems_for(m, ticket_columns, message_columns):
+        builtins = [load_mapping(name) for name in builtin_names()]
+        for m in builtins:
+            if not missing_columns(m, ticket_columns, message_columns):
                 return m
-        spec = "canonical"
-        hint = "No built-in mapping fits these columns: "
+        mapping = max(builtins, key=lambda m: sum(ok for *_, ok in required_columns(m, ticket_columns,
+                                                                                   message_columns)))
+        hint = f"No built-in mapping fits these columns; the closest is {mapping.name!r}: "
     else:
+        mapping = load_mapping(spec)
         hint = ""
-    mapping = load_mapping(spec)
     problems = problems_for(mapping, ticket_columns, message_columns)
     if problems:
-        fits = [n for n in builtin_names() if n != mapping.name
-                and not problems_for(load_mapping(n), ticket_columns, message_columns)]
-        advice = (f"These columns fit the built-in mapping {fits[0]!r}: use --mapping {fits[0]}."
-                  if fits else "Write a mapping file that names your columns and pass it with --mapping FILE "
+        fits = [n for n in builtin_names() if n != mapping.name and fits_whole(load_mapping(n), ticket_columns,
+                                                                                message_columns)]
+        swapped = message_columns is not None and not missing_columns(mapping, message_columns, ticket_columns)
+        advice = (f"These columns fit the built-in mapping {fits[0]!r}: use --mapping {fits[0]}." if fits
+                  else "The files look swapped: give the ticket table as --tickets and the history as --history."
+                  if swapped else "Write a mapping file that names your columns and pass it with --mapping FILE "
                   "(format and a worked example: docs/mapping.md).")
         raise CasebaseError(f"{hint}mapping {mapping.name!r} does not fit the input. " + " ".join(problems)
                             + " " + advice)
     return mapping
 
 
+def fits_whole(mapping: Mapping, ticket_columns: list[str], message_columns: list[str] | None) -> bool:
+    """Every required column present, and a source of messages (a history file or a ticket body)."""
+    return not missing_columns(mapping, ticket_columns, message_columns) and (
+        message_columns is not None or "body" in mapping.tickets.columns)
+
+
+def required_columns(mapping: Mapping, ticket_columns: list[str],
+                     message_columns: list[str] | None) -> list[tuple[str, str, str, bool]]:
+    """(table, field, column, present) of every required column. Without a history file the
+    mapped ticket body is required: it is then the only source of messages."""
+    out = [("tickets", fld, col, col in ticket_columns) for fld, col in
+           mapping.tickets.required("tickets", also=("body",) if message_columns is None else ())]
+    if message_columns is not None:
+        out += [("messages", fld, col, col in message_columns) for fld, col in mapping.messages.required("messages")]
+    return out
+
+
+def missing_columns(mapping: Mapping, ticket_columns: list[str],
+                    message_columns: list[str] | None) -> list[tuple[str, str, str]]:
+    return [(t, fld, col) for t, fld, col, ok in required_columns(mapping, ticket_columns, message_columns) if not ok]
+
+
 def problems_for(mapping: Mapping, ticket_columns: list[str], message_columns: list[str] | None) -> list[str]:
     out = []
-    tables = [("tickets", mapping.tickets, ticket_columns)]
-    if message_columns is not None:
-        tables.append(("messages", mapping.messages, message_columns))
-    for table, tm, found in tables:
-        missing = tm.missing(found, table)
-        if missing:
-            cols = ", ".join(f"{col!r} (field {fld})" for fld, col in missing)
+    missing = missing_columns(mapping, ticket_columns, message_columns)
+    for table, found in (("tickets", ticket_columns), ("messages", message_columns)):
+        cols = ", ".join(f"{col!r} (field {fld}{NO_HISTORY_BODY if (t, fld) == ('tickets', 'body') else ''})"
+                         for t, fld, col in missing if t == table)
+        if cols:
             out.append(f"The {table} file lacks column {cols}; columns found: {', '.join(map(repr, found))}.")
     return out

@@ -9,10 +9,14 @@ proves rows in = rows out + rows quarantined.
 
 from __future__ import annotations
 
+import csv
+import ctypes
 import multiprocessing
 import os
 import secrets
+import signal
 import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from collections import Counter
@@ -27,7 +31,7 @@ from casebase.ingest.mappings import ROLES, Mapping, TableMapping, choose_mappin
 from casebase.ingest.readers import read_table
 from casebase.ingest.redact import RedactConfig, Redactor, build_redactor
 from casebase.progress import log, track
-from casebase.workspace import Workspace, write_manifest
+from casebase.workspace import Workspace, atomic_write, write_manifest
 
 TEXT_EXTRAS = {"resolution", "resolution_summary", "summary", "description", "notes", "solution"}
 NOT_REDACTED = {"ticket_id", "opened_at", "closed_at", "category", "urgency", "url", "views"}
@@ -56,19 +60,31 @@ class Quarantine:
         return sum(r["table"] == table for r in self.rows)
 
     def write(self, path: Path) -> None:
-        pd.DataFrame(self.rows, columns=QUARANTINE_COLUMNS).to_csv(path, index=False)
+        # every text quoted: the csv module quotes only the line terminator "\n", and a bare "\r" of a
+        # preview would end the row for pandas, the csv module and Excel
+        pd.DataFrame(self.rows, columns=QUARANTINE_COLUMNS).to_csv(path, index=False, quoting=csv.QUOTE_NONNUMERIC)
 
 
 def run(ws: Workspace, tickets: str | Path, history: str | Path | None = None, mapping: str = "auto",
-        max_body_chars: int = DEFAULT_MAX_BODY_CHARS, redact: RedactConfig | None = None) -> dict:
-    """Ingest a raw export into the workspace; return the manifest."""
+        max_body_chars: int = DEFAULT_MAX_BODY_CHARS, redact: RedactConfig | None = None,
+        json_key: str | None = None, history_json_key: str | None = None) -> dict:
+    """Ingest a raw export into the workspace; return the manifest.
+
+    ``json_key``/``history_json_key`` name the array to read from a JSON object holding several.
+    """
     t0 = time.perf_counter()
+    if max_body_chars < 1:
+        raise CasebaseError(f"--max-body-chars {max_body_chars}: give the most characters a text may keep, "
+                            f"1 or more (default {DEFAULT_MAX_BODY_CHARS}).")
     redact = redact or RedactConfig()
     tickets, history = Path(tickets), Path(history) if history else None
-    t_raw, warnings = read_table(tickets)
+    t_raw, warnings = read_table(tickets, json_key)
+    if t_raw.empty or t_raw.isna().all(axis=None):
+        raise CasebaseError(f"{tickets}: no rows in the file (only a header, or blank lines). "
+                            "Export the tickets with their rows.")
     m_raw = None
     if history is not None:
-        m_raw, more = read_table(history)
+        m_raw, more = read_table(history, history_json_key, key_flag="--history-json-key")
         warnings += more
     m = choose_mapping(mapping, list(t_raw.columns), list(m_raw.columns) if m_raw is not None else None)
     if m_raw is None and "body" not in m.tickets.columns:
@@ -80,9 +96,17 @@ def run(ws: Workspace, tickets: str | Path, history: str | Path | None = None, m
     names = collect_names(t_raw, m_raw, m)
     redactor = build_redactor(names, corpus_sample(t_raw, m_raw, m), key=workspace_key(ws), config=redact)
     q = Quarantine()
-    tk = select(t_raw, m.tickets, tickets.name)
+    tk, truncated_fields = cap_fields(select(t_raw, m.tickets, tickets.name), max_body_chars)
     tk = check_tickets(tk, q, m, redactor)
+    if tk.empty:
+        raise CasebaseError(f"{tickets}: none of its {len(t_raw)} tickets can be used ({reasons(q, 'tickets')}). "
+                            "Fix the export, or the mapping's columns and dayfirst option (docs/mapping.md).")
     msgs, n_from_body = build_messages(tk, m_raw, m, history, q, redactor)
+    if msgs.empty:
+        why = (f"{history} has no rows" if m_raw is not None and m_raw.empty else reasons(q, "messages")
+               if m_raw is not None else f"the tickets' {m.tickets.columns['body']!r} is empty in every row")
+        raise CasebaseError(f"no messages to ingest ({why}). Give the history file with its rows, or map "
+                            "the ticket table's description column as tickets.body (docs/mapping.md).")
     t_checked = time.perf_counter()
 
     msgs, stats = clean_and_redact(msgs, redactor, max_body_chars, q)
@@ -93,9 +117,10 @@ def run(ws: Workspace, tickets: str | Path, history: str | Path | None = None, m
     tk_out = tk.drop(columns=[c for c in tk.columns if c.startswith("_") or c in
                               ("body", "contact_name", "contact_email")])
     msg_out = msgs[["ticket_id", "message_id", "position", "sent_at", "role", "author", "body"]]
-    tk_out.to_parquet(ws.tickets, index=False)
-    msg_out.to_parquet(ws.messages, index=False)
-    q.write(ws.quarantine)
+    ws.begin("ingest")  # each file renamed into place whole, the manifest last (with their hashes)
+    atomic_write(ws.tickets, lambda tmp: tk_out.to_parquet(tmp, index=False))
+    atomic_write(ws.messages, lambda tmp: msg_out.to_parquet(tmp, index=False))
+    atomic_write(ws.quarantine, q.write)
 
     counts = {
         "tickets": {"in": len(t_raw), "out": len(tk_out), "quarantined": q.count("tickets")},
@@ -107,6 +132,7 @@ def run(ws: Workspace, tickets: str | Path, history: str | Path | None = None, m
         "messages_total_out": len(msg_out),
         "redacted": stats["redacted"],
         "truncated_bodies": stats["truncated"],
+        "truncated_fields": truncated_fields,
         "chars": {"in": stats["chars_in"], "out": stats["chars_out"]},
     }
     for table in ("tickets", "messages", "messages_from_ticket_body"):
@@ -125,15 +151,20 @@ def run(ws: Workspace, tickets: str | Path, history: str | Path | None = None, m
                  "write": t_end - t_clean, "total": t_end - t0,
                  "messages_per_s": len(msgs) / max(t_clean - t_checked, 1e-9)},
         extra={"warnings": warnings, "redaction": redactor.describe(), "outputs": [str(ws.tickets), str(ws.messages), str(ws.quarantine)]},
+        files=[ws.tickets, ws.messages, ws.quarantine],
     )
 
 
 def workspace_key(ws: Workspace) -> bytes:
     """The workspace's pseudonym key, created on first use."""
     if not ws.secret.exists():
-        ws.secret.write_text(secrets.token_hex(32))
-        ws.secret.chmod(0o600)
+        atomic_write(ws.secret, _write_key)
     return ws.secret.read_text().strip().encode()
+
+
+def _write_key(path: Path) -> None:
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write(secrets.token_hex(32))
 
 
 def unmapped_warnings(m: Mapping, t_raw: pd.DataFrame, m_raw: pd.DataFrame | None) -> list[str]:
@@ -146,7 +177,7 @@ def unmapped_warnings(m: Mapping, t_raw: pd.DataFrame, m_raw: pd.DataFrame | Non
         for fld, col in tm.columns.items():
             if col not in df.columns:
                 out.append(f"mapping {m.name}: [{table}] {fld} = {col!r} is not a column of the file; "
-                           f"{fld} is left empty")
+                           f"{fld} is {'inferred' if (table, fld) == ('messages', 'role') else 'left empty'}")
     return out
 
 
@@ -172,6 +203,30 @@ def collect_names(t_raw: pd.DataFrame, m_raw: pd.DataFrame | None, m: Mapping) -
     return sorted(names)
 
 
+def reasons(q: Quarantine, table: str) -> str:
+    """The commonest quarantine reasons of a table, for an error that nothing is left."""
+    common = Counter(r["reason"] for r in q.rows if r["table"] == table).most_common(3)
+    return "; ".join(f"{n} x {why}" for why, n in common) or "no rows"
+
+
+def truncate(text: str, max_chars: int) -> str:
+    return text[:max_chars] + f"\n[... {len(text) - max_chars} characters truncated]"
+
+
+def cap_fields(tk: pd.DataFrame, max_chars: int) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Cut every ticket text field at ``max_chars`` (the body is cut with the messages; ids and
+    dates are left whole); return the number cut per field."""
+    counts = {}
+    for col in tk.columns:
+        if col.startswith("_") or col in ("ticket_id", "body", "opened_at", "closed_at"):
+            continue
+        long = tk[col].map(lambda v: isinstance(v, str) and len(v) > max_chars)
+        if long.any():
+            tk.loc[long, col] = [truncate(v, max_chars) for v in tk.loc[long, col]]
+            counts[col] = int(long.sum())
+    return tk, counts
+
+
 def select(raw: pd.DataFrame, tm: TableMapping, file_name: str) -> pd.DataFrame:
     """Canonical columns from a raw table, values recoded, with the source file and row."""
     out = pd.DataFrame({fld: raw[col] for fld, col in tm.columns.items() if col in raw.columns})
@@ -182,6 +237,7 @@ def select(raw: pd.DataFrame, tm: TableMapping, file_name: str) -> pd.DataFrame:
                                     if v is not None else default)
     out["_file"] = file_name
     out["_row"] = raw.index + 2  # spreadsheet row: the header is row 1
+    out["_blank"] = raw.isna().all(axis=1)  # a blank line of a csv: no value in any column
     return out
 
 
@@ -197,6 +253,7 @@ def parse_dates(values: pd.Series, dayfirst: bool) -> pd.Series:
 
 
 def check_tickets(tk: pd.DataFrame, q: Quarantine, m: Mapping, redactor: Redactor) -> pd.DataFrame:
+    tk = q.add(tk, tk["_blank"], "empty row (no value in any column)", "tickets", redactor)
     tk = q.add(tk, tk["ticket_id"].isna(), "missing ticket_id", "tickets", redactor)
     tk["ticket_id"] = tk["ticket_id"].str.strip()
     first_row = tk.groupby("ticket_id")["_row"].transform("min")
@@ -232,6 +289,7 @@ def build_messages(tk: pd.DataFrame, m_raw: pd.DataFrame | None, m: Mapping, his
         known = set(tk["ticket_id"])
         quarantined = {r["ticket_id"]: r for r in q.rows if r["table"] == "tickets" and r["ticket_id"]}
         ms["ticket_id"] = ms["ticket_id"].str.strip()
+        ms = q.add(ms, ms["_blank"], "empty row (no value in any column)", "messages", redactor)
 
         def unknown_reason(bad: pd.DataFrame) -> list[str]:
             out = []
@@ -268,7 +326,11 @@ def build_messages(tk: pd.DataFrame, m_raw: pd.DataFrame | None, m: Mapping, his
         if col not in msgs:
             msgs[col] = None
     msgs = assign_positions(msgs, has_body, m_raw is not None and "position" in m.messages.columns)
-    msgs = assign_roles(msgs, tk, "role" in m.messages.columns or m_raw is None)
+    # Roles are checked when the mapped role column is in the file; when it is unmapped, or mapped but absent
+    # (the built-in mappings name every field; optional columns a file lacks are left out, a mapping file's
+    # get a warning), they are inferred as docs/mapping.md describes. Only ticket bodies: all customer.
+    role_col = m.messages.columns.get("role")
+    msgs = assign_roles(msgs, tk, m_raw is None or (role_col is not None and role_col in m_raw.columns))
     msgs["author"] = msgs["author"].map(redactor.pseudonym)
     return msgs, n_from_body
 
@@ -330,6 +392,31 @@ def _init_worker(redactor: Redactor) -> None:
     _WORKER_REDACTOR = redactor
 
 
+def _init_pool_worker(redactor: Redactor) -> None:
+    _init_worker(redactor)
+    die_with_parent()
+
+
+def die_with_parent(poll_s: float = 0.5) -> None:
+    """End this pool worker when its parent dies: a parent killed with SIGKILL runs no clean-up, and its workers
+    would wait on the task queue forever. On Linux the kernel sends SIGKILL (PR_SET_PDEATHSIG; the pool forks its
+    workers from the main thread, so the signal tracks the parent process); everywhere a watchdog thread sees the
+    parent gone (the worker is handed to another parent) within ``poll_s``."""
+    parent = os.getppid()
+    if sys.platform == "linux":
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
 def _clean_stage_chunk(args: tuple[list[str], int]) -> list[tuple[tuple, bool]]:
     texts, max_chars = args
     return clean_stage_many(texts, _WORKER_REDACTOR, max_chars)
@@ -353,7 +440,7 @@ def clean_and_redact(msgs: pd.DataFrame, redactor: Redactor, max_chars: int, q: 
     chunks = [(texts[i: i + chunk], max_chars) for i in range(0, len(texts), chunk)]
     if workers > 1 and len(texts) > 4 * chunk:
         ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_pool_worker,
                                  initargs=(redactor,)) as pool:
             pending = pool.map(_clean_stage_chunk, chunks)  # submits every chunk: the workers start now
             redactor.load()

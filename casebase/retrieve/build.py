@@ -10,8 +10,9 @@ Writes ``index/embeddings.npy`` (float32, unit rows, row i = metadata row i),
 ``index/bm25/`` (bm25s format), ``index/manifest.json``, ``index/hnsw.usearch`` above the ANN
 threshold when usearch is installed and the graph, calibrated on the index's own vectors, reaches
 the recall target faster than exact search (``--ann auto``), and the stage manifest ``index.json``. Files are written
-to ``index.tmp/`` and swapped in, so a killed run never leaves a half-written index; a killed
-embedding run resumes from checkpoints under ``cache/``, and a rebuild re-embeds only texts the
+to ``.index.tmp/`` and swapped in, so a killed run never leaves a half-written index; ``index/manifest.json``
+records the hash of every file beside it and a ``build_id`` that ``index.json`` repeats, and ``load_index`` checks
+both. A killed embedding run resumes from checkpoints under ``cache/``, and a rebuild re-embeds only texts the
 previous index (same model) does not already hold.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import secrets
 import shutil
 import time
 from pathlib import Path
@@ -34,8 +36,9 @@ from casebase.progress import log
 from casebase.retrieve.ann import HNSW, graph_pays
 from casebase.retrieve.bm25 import TOKENIZER_VERSION, BM25Index
 from casebase.retrieve.embed import Embedder, encode_batched, get_embedder
-from casebase.retrieve.index import index_dir, load_index
-from casebase.workspace import Workspace, file_sha256, write_manifest
+from casebase.retrieve.index import index_dir, load_index, verify_index
+from casebase.workspace import (Workspace, atomic_dir, file_record, file_sha256, recover_dir, verify_outputs,
+                                write_manifest)
 
 TEXT_MODES = ("problem", "problem+solution")
 FIELDS = ("ticket_id", "opened_at", "problem", "solution", "category", "urgency")
@@ -89,6 +92,7 @@ def _embed_reusing(ws: Workspace, embedder: Embedder, texts: list[str], old: dic
     root = index_dir(ws)
     if old and old.get("model") == embedder.name and old.get("dimension") == embedder.dimension:
         try:
+            verify_outputs(root / "manifest.json", "casebase index")  # never reuse rows of an edited or damaged index
             old_rows = {t: i for i, t in enumerate(pd.read_parquet(root / "metadata.parquet", columns=["text"])["text"])}
             old_emb = np.load(root / "embeddings.npy", mmap_mode="r")
             hits = [(i, old_rows[t]) for i, t in enumerate(texts) if t in old_rows]
@@ -96,7 +100,7 @@ def _embed_reusing(ws: Workspace, embedder: Embedder, texts: list[str], old: dic
                 new_i, old_i = map(list, zip(*hits))
                 out[new_i] = old_emb[old_i]
                 todo = sorted(set(todo) - set(new_i))
-        except (OSError, KeyError, ValueError, IndexError) as err:  # a damaged old index: embed everything
+        except (CasebaseError, OSError, KeyError, ValueError, IndexError) as err:  # a damaged old index: embed all
             log(f"note: cannot reuse embeddings of the previous index ({err}); embedding all cases")
             out[:], todo = 0.0, list(range(len(texts)))
     pending = [texts[i] for i in todo]
@@ -145,21 +149,17 @@ def _decide_ann(count: int, threshold: int, embeddings: np.ndarray, mode: str = 
 
 def _write(ws: Workspace, embeddings: np.ndarray, metadata: pd.DataFrame, bm25: BM25Index, ann: HNSW | None,
            manifest: dict) -> None:
-    final = index_dir(ws)
-    tmp, old = final.with_name("index.tmp"), final.with_name("index.old")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    np.save(tmp / "embeddings.npy", np.ascontiguousarray(embeddings, dtype=np.float32))
-    metadata.to_parquet(tmp / "metadata.parquet", index=False)
-    bm25.save(tmp / "bm25")
-    if ann is not None:
-        ann.save(tmp / HNSW.FILE)
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        final.rename(old)
-    tmp.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
+    def write(tmp: Path) -> None:
+        np.save(tmp / "embeddings.npy", np.ascontiguousarray(embeddings, dtype=np.float32))
+        metadata.to_parquet(tmp / "metadata.parquet", index=False)
+        bm25.save(tmp / "bm25")
+        if ann is not None:
+            ann.save(tmp / HNSW.FILE)
+        files = {p.relative_to(tmp).as_posix(): file_record(p, sampled=True)
+                 for p in sorted(tmp.rglob("*")) if p.is_file()}
+        (tmp / "manifest.json").write_text(json.dumps({**manifest, "files": files}, indent=2, default=str))
+
+    atomic_dir(index_dir(ws), write)
 
 
 def _metadata(cases: pd.DataFrame, texts: list[str]) -> pd.DataFrame:
@@ -183,6 +183,7 @@ def build_index(ws: Workspace, text: str = "problem", model: str | None = None, 
     if not 0 < ann_recall <= 1:
         raise CasebaseError(f"--ann-recall {ann_recall}: must be above 0 and at most 1")
     train, val = ws.root / "train.jsonl", ws.root / "val.jsonl"
+    ws.require("split", train, val)
     if not train.exists():
         raise CasebaseError(f"{train} not found: run `casebase split --workspace {ws.root}` first.")
     cases = read_cases(train)
@@ -194,8 +195,9 @@ def build_index(ws: Workspace, text: str = "problem", model: str | None = None, 
            "usearch": HNSW.available() if len(cases) > ann_threshold else None, "abstain_quantile": abstain_quantile,
            "ann": ann, "ann_recall": ann_recall}
     path = index_dir(ws) / "manifest.json"
-    old = json.loads(path.read_text()) if path.exists() else None
-    if old and old.get("build_key") == key and not old.get("added") and not force and ws.read_manifest("index"):
+    recover_dir(path.parent)
+    old = _read_json(path)
+    if old and old.get("build_key") == key and not old.get("added") and not force and _vouched(ws):
         log(f"index in {path.parent} is up to date (same inputs, model and settings): nothing to do; --force rebuilds")
         return {**ws.read_manifest("index"), "skipped": True}
     if old and old.get("added"):
@@ -216,7 +218,8 @@ def build_index(ws: Workspace, text: str = "problem", model: str | None = None, 
                 "text": text, "inputs": inputs, "added": [], "abstain": abstain, "ann": ann_info,
                 "bm25": {"library": "bm25s", "method": "lucene", "k1": 1.5, "b": 0.75, "tokenizer": TOKENIZER_VERSION,
                          "vocabulary": len(bm25.retriever.vocab_dict)},
-                "build_key": key}
+                "build_key": key, "build_id": secrets.token_hex(8)}
+    ws.begin("index")
     _write(ws, embeddings, _metadata(cases, texts), bm25, graph, manifest)
     embed_s = t2 - t1
     return write_manifest(
@@ -230,7 +233,9 @@ def build_index(ws: Workspace, text: str = "problem", model: str | None = None, 
         timings={"embed": embed_s, "bm25": t3 - t2, "calibrate_and_write": time.perf_counter() - t3,
                  "total": time.perf_counter() - t0,
                  "texts_per_s": (len(cases) - reused) / embed_s if embed_s > 0 and reused < len(cases) else 0.0},
-        extra={"outputs": {"index": str(index_dir(ws))}, "abstain": abstain, "ann": ann_info},
+        extra={"outputs": {"index": str(index_dir(ws))}, "abstain": abstain, "ann": ann_info,
+               "index_build": manifest["build_id"]},
+        files=[index_dir(ws) / "metadata.parquet"],
     )
 
 
@@ -270,7 +275,9 @@ def add_to_index(ws: Workspace, path: str | Path, embedder: Embedder | None = No
         ann, ann_info = _decide_ann(len(metadata), ann_info["threshold"], embeddings, mode, target)
     added = {"path": str(path), "sha256": file_sha256(path), "cases": len(new), "at": _now()}
     manifest.update(count=len(metadata), added=[*manifest.get("added", []), added], ann=ann_info,
-                    bm25={**manifest["bm25"], "vocabulary": len(bm25.retriever.vocab_dict)})
+                    bm25={**manifest["bm25"], "vocabulary": len(bm25.retriever.vocab_dict)},
+                    build_id=secrets.token_hex(8))
+    ws.begin("index")
     _write(ws, embeddings, metadata, bm25, ann, manifest)
     return write_manifest(
         ws, "index",
@@ -278,8 +285,24 @@ def add_to_index(ws: Workspace, path: str | Path, embedder: Embedder | None = No
         inputs={"add": path}, counts={"cases": len(metadata), "added": len(new), "embedded": len(new)},
         timings={"total": time.perf_counter() - t0},
         extra={"outputs": {"index": str(index_dir(ws))}, "abstain": manifest["abstain"], "ann": ann_info,
-               "base": manifest["inputs"], "added": manifest["added"]},
+               "base": manifest["inputs"], "added": manifest["added"], "index_build": manifest["build_id"]},
+        files=[index_dir(ws) / "metadata.parquet"],
     )
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):  # none yet, or damaged: build anew
+        return None
+
+
+def _vouched(ws: Workspace) -> bool:
+    """Whether the index on disk is whole and index.json describes it (else a rebuild, not "up to date")."""
+    try:
+        return verify_index(ws) is not None and ws.read_manifest("index") is not None
+    except CasebaseError:
+        return False
 
 
 def _now() -> str:

@@ -21,6 +21,7 @@ import numpy as np
 
 from casebase.errors import CasebaseError
 from casebase.progress import track
+from casebase.workspace import atomic_write
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _DEFAULT_ALIASES = {None, "", "default", "all-MiniLM-L6-v2", DEFAULT_MODEL}
@@ -130,9 +131,7 @@ def encode_batched(embedder: Embedder, texts: list[str], description: str = "emb
         pending.append(embedder.encode(ordered[start: start + batch]))
         if checkpoint_dir is not None and sum(map(len, pending)) >= checkpoint_every:
             block = np.concatenate(pending)
-            tmp = checkpoint_dir / f"part-{done:010d}.tmp.npy"
-            np.save(tmp, block)
-            tmp.replace(checkpoint_dir / f"part-{done:010d}.npy")
+            atomic_write(checkpoint_dir / f"part-{done:010d}.npy", lambda tmp: _save_npy(tmp, block))
             parts.append(block)
             done, pending = done + len(block), []
     parts += pending
@@ -141,6 +140,11 @@ def encode_batched(embedder: Embedder, texts: list[str], description: str = "emb
     out = np.empty((len(texts), embedder.dimension), dtype=np.float32)
     out[order] = normalise(np.concatenate(parts))
     return out
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as f:  # a file object: np.save would add ".npy" to the temporary name
+        np.save(f, array)
 
 
 def get_embedder(name_or_path: str | None = None) -> Embedder:

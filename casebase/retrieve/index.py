@@ -13,7 +13,6 @@ with reciprocal rank fusion: score = sum_i w_i / (rrf_k + rank_i), ranks from 1.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -215,14 +214,31 @@ def index_dir(ws) -> Path:
     return ws.root / "index"
 
 
+def verify_index(ws) -> dict:
+    """The index's own manifest, once the files of ``index/`` match it and ``index.json`` vouches for this build;
+    otherwise a CasebaseError that says to re-run `casebase index`."""
+    from casebase.workspace import recover_dir, verify_outputs
+
+    root = index_dir(ws)
+    recover_dir(root)
+    command = f"casebase index --workspace {ws.root}"
+    if not (root / "manifest.json").exists():
+        raise CasebaseError(f"no index in {root}: run `{command}` first.")
+    manifest = verify_outputs(root / "manifest.json", command)
+    stage = verify_outputs(Path(ws.root) / "index.json", command, [root / "manifest.json"])
+    if stage and manifest.get("build_id") and stage.get("index_build") not in (None, manifest["build_id"]):
+        raise CasebaseError(f"{root} does not match {Path(ws.root) / 'index.json'} (interrupted or edited): "
+                            f"re-run `{command}`")
+    return manifest
+
+
 def load_index(ws, embedder: Embedder | None = None) -> Index:
-    """The index of a workspace (``casebase index`` builds it); the embedder named in its manifest is loaded lazily."""
+    """The index of a workspace (``casebase index`` builds it), checked against its manifests (``verify_index``);
+    the embedder named in its manifest is loaded lazily."""
     from casebase.progress import log
 
     root = index_dir(ws)
-    if not (root / "manifest.json").exists():
-        raise CasebaseError(f"no index in {root}: run `casebase index --workspace {ws.root}` first.")
-    manifest = json.loads((root / "manifest.json").read_text())
+    manifest = verify_index(ws)
     embeddings = np.load(root / "embeddings.npy")
     metadata = pd.read_parquet(root / "metadata.parquet")
     if embedder is not None and embedder.dimension != manifest["dimension"]:

@@ -1,32 +1,36 @@
 """The HTTP API and the agents' web page: ``casebase serve``.
 
     casebase serve --workspace ws                      # http://127.0.0.1:8000/ (page), /docs (OpenAPI)
-    CASEBASE_TOKEN=... casebase serve --host 0.0.0.0   # beyond loopback only with a token
+    CASEBASE_TOKEN=... casebase serve --host 0.0.0.0   # beyond loopback only with a strong token
 
 Endpoints: POST /api/suggest, GET /api/search, GET /api/cases/{id}, POST /api/feedback,
 POST /api/cases, GET /healthz. Every 4xx/5xx answers ``{"error": {"status", "code", "message"}}``
-and never a stack trace. With ``CASEBASE_TOKEN`` set, every POST needs ``Authorization: Bearer
-<token>``. Bodies over ``max_body_bytes`` are refused (413) before they are read in full.
+and never a stack trace. With ``CASEBASE_TOKEN`` (or ``CASEBASE_TOKENS_FILE``) set, every route but the
+page, its static files and /healthz needs ``Authorization: Bearer <token>``, the OpenAPI schema and
+/docs included (casebase/serve/security.py). Requests naming another Host are refused (DNS rebinding);
+bodies over ``max_body_bytes`` are refused (413) while they arrive, after the token check.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Literal
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from casebase import __version__
 from casebase.errors import CasebaseError
 from casebase.serve.engine import Suggester
+from casebase.serve.security import BodyLimit, SecurityHeaders, TokenGate, Tokens, allowed_hosts
 from casebase.serve.store import Store
 from casebase.workspace import Workspace
 
@@ -51,12 +55,24 @@ class FeedbackIn(BaseModel):
 
 class CaseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ticket_id: str = Field(..., min_length=1, max_length=200)
+    ticket_id: str = Field(..., min_length=1, max_length=200,
+                           description="The ticket's id: not blank, no '/' or control characters (it names the case "
+                                       "in GET /api/cases/{id}); surrounding spaces are dropped.")
     subject: str = Field("", max_length=500)
     body: str = Field(..., min_length=1, max_length=MAX_TEXT, description="The customer's first message.")
     solution: str = Field(..., min_length=1, max_length=MAX_TEXT, description="What resolved it.")
     category: str | None = Field(None, max_length=200)
     urgency: str | None = Field(None, max_length=50)
+
+    @field_validator("ticket_id")
+    @classmethod
+    def _usable_id(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("blank: give the ticket's id")
+        if "/" in value or "\\" in value or any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError(f"{value!r} holds '/', '\\' or a control character: use the helpdesk's id without them")
+        return value
 
 
 class ApiError(HTTPException):
@@ -70,27 +86,28 @@ def error(status: int, code: str, message: str) -> JSONResponse:
 
 
 def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, token: str | None = None,
-               languages: str | None = None,
-               max_body_bytes: int = 64_000, engine: Suggester | None = None) -> FastAPI:
-    """The FastAPI app over one workspace; ``token`` defaults to $CASEBASE_TOKEN."""
+               languages: str | None = None, max_body_bytes: int = 64_000, engine: Suggester | None = None,
+               tokens_file: str | Path | None = None, host: str = "127.0.0.1", allowed_host: list[str] | None = None,
+               read_timeout_s: float = 10.0) -> FastAPI:
+    """The FastAPI app over one workspace; ``token`` defaults to $CASEBASE_TOKEN, ``tokens_file`` to
+    $CASEBASE_TOKENS_FILE; ``host`` and ``allowed_host`` set the Host allow-list (security.allowed_hosts)."""
     token = (os.environ.get("CASEBASE_TOKEN") if token is None else token) or None  # "" means no token
+    tokens = Tokens.load(token, tokens_file if tokens_file is not None else os.environ.get("CASEBASE_TOKENS_FILE") or None)
     engine = engine or Suggester(ws, arm=arm, llm=llm, languages=languages)
     store = Store(ws.root / "casebase.db")
     redactor = engine.redactor
+    retaining = threading.Lock()  # one retain at a time: a race on one id gives one 201, then 409s
     app = FastAPI(title="casebase", version=__version__,
-                  description="Suggestions for support agents from the case base of past tickets.")
-    app.state.engine, app.state.store = engine, store
-
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > max_body_bytes):
-            return error(413, "too_large", f"request body over {max_body_bytes} bytes")
-        if request.method == "POST" and length is None:
-            body = await request.body()
-            if len(body) > max_body_bytes:
-                return error(413, "too_large", f"request body over {max_body_bytes} bytes")
-        return await call_next(request)
+                  description="Suggestions for support agents from the case base of past tickets. With a token "
+                              "configured, every route but /, /static and /healthz needs `Authorization: Bearer <token>`.")
+    app.state.engine, app.state.store, app.state.tokens = engine, store, tokens
+    hosts = allowed_hosts(host, allowed_host)
+    app.state.allowed_hosts = hosts
+    # add_middleware wraps: the last added runs first (headers > Host > token > body > app)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes, timeout_s=read_timeout_s)
+    app.add_middleware(TokenGate, tokens=tokens)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=["*"] if "*" in hosts else hosts, www_redirect=False)
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
@@ -99,7 +116,11 @@ def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, to
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}" for e in exc.errors())
+        def where(loc) -> str:  # ("body", "ticket_id") -> "ticket_id"; ("body",) -> "request body"
+            loc = list(loc)[1:] if loc and loc[0] in ("body", "query", "path") else list(loc)
+            return ".".join(map(str, loc)) or "request body"
+
+        problems = "; ".join(f"{where(e['loc'])}: {e['msg']}" for e in exc.errors())
         return error(422, "invalid_request", problems or "invalid request")
 
     @app.exception_handler(CasebaseError)
@@ -111,21 +132,14 @@ def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, to
         logger.exception("unhandled error on %s", request.url.path)
         return error(500, "internal", "internal error; the server log has the details")
 
-    def require_token(request: Request) -> None:
-        if token is None:
-            return
-        given = request.headers.get("authorization", "")
-        if not (given.startswith("Bearer ") and hmac.compare_digest(given[7:], token)):
-            raise ApiError(401, "unauthorized", "missing or wrong bearer token (Authorization: Bearer $CASEBASE_TOKEN)")
-
     @app.get("/healthz")
     def healthz() -> dict:
         stale = getattr(engine, "stale", None)  # set when `casebase forget` erased tickets the arm was built on
         return {"status": "ok", "version": __version__, "cases": len(engine.index), "arm": engine.arm,
-                "arm_reason": engine.reason, "auth": token is not None, "stale": stale is not None,
+                "arm_reason": engine.reason, "auth": tokens.required, "stale": stale is not None,
                 "stale_reason": stale["reason"] if stale else None}
 
-    @app.post("/api/suggest", dependencies=[Depends(require_token)])
+    @app.post("/api/suggest")
     def suggest(payload: SuggestIn) -> dict:
         subject, body, redacted = engine.redact_ticket(payload.subject, payload.body)
         answer = engine.suggest(subject, body, arm=payload.arm)
@@ -142,7 +156,7 @@ def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, to
         hit = engine.search(redactor.redact(q)[0], k=k)
         return {"query": hit.query, "abstained": hit.abstained, "results": hit.results, "triage": hit.triage}
 
-    @app.get("/api/cases/{case_id}")
+    @app.get("/api/cases/{case_id:path}")  # ids from an export may hold '/' (CS/2024/001)
     def case(case_id: str) -> dict:
         index = engine.index
         row = index._row.get(case_id)
@@ -150,22 +164,21 @@ def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, to
             raise ApiError(404, "not_found", f"no case {case_id!r} in the index")
         return index._records[row]
 
-    @app.post("/api/feedback", dependencies=[Depends(require_token)])
-    def feedback(payload: FeedbackIn) -> dict:
+    @app.post("/api/feedback")
+    def feedback(payload: FeedbackIn, request: Request) -> dict:
         if store.suggestion(payload.suggestion_id) is None:
             raise ApiError(404, "not_found", f"no suggestion {payload.suggestion_id!r}")
         if payload.verdict == "edited" and not (payload.final_text or "").strip():
             raise ApiError(422, "invalid_request", "final_text: required when the verdict is edited")
         final = redactor.redact(payload.final_text)[0] if payload.final_text else None
-        return {"id": store.add_feedback(payload.suggestion_id, payload.verdict, final), "status": "recorded"}
+        agent = request.scope.get("state", {}).get("agent")
+        return {"id": store.add_feedback(payload.suggestion_id, payload.verdict, final, agent=agent), "status": "recorded"}
 
-    @app.post("/api/cases", dependencies=[Depends(require_token)], status_code=201)
-    def add_case(payload: CaseIn) -> dict:
+    @app.post("/api/cases", status_code=201)
+    def add_case(payload: CaseIn, request: Request) -> dict:
         from casebase.extract.heuristic import SOLUTION_WORDS, condense
         from casebase.ingest.clean import clean_text
 
-        if payload.ticket_id in engine.index._row:
-            raise ApiError(409, "conflict", f"case {payload.ticket_id!r} is already in the index")
         subject = redactor.redact(clean_text(payload.subject))[0]
         body = redactor.redact(clean_text(payload.body))[0]
         solution = redactor.redact(clean_text(payload.solution))[0]
@@ -174,8 +187,18 @@ def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, to
         case = {"ticket_id": payload.ticket_id, "opened_at": "", "problem": problem_text(subject, body),
                 "solution": condense(solution, SOLUTION_WORDS), "category": payload.category,
                 "urgency": payload.urgency}
-        result = engine.retain(case)
-        store.retain(case)
+        for name, text in (("body", case["problem"]), ("solution", case["solution"])):
+            if not (text or "").strip():
+                raise ApiError(422, "invalid_request", f"{name}: no text is left once it is cleaned (markup, "
+                                                       "quotes and signatures removed): give the case's own words")
+        with retaining:
+            if payload.ticket_id in engine.index._row:
+                raise ApiError(409, "conflict", f"case {payload.ticket_id!r} is already in the index")
+            if store.retained(payload.ticket_id):
+                raise ApiError(409, "conflict", f"case {payload.ticket_id!r} was retained before (casebase.db); "
+                                                "give the new case its own ticket id")
+            result = engine.retain(case)
+            store.retain(case, agent=request.scope.get("state", {}).get("agent"))
         return {**result, "case": case}
 
     @app.get("/", include_in_schema=False)
@@ -186,10 +209,6 @@ def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, to
     return app
 
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-
-
-def check_bind(host: str, token: str | None) -> None:
-    if host not in LOOPBACK and not token:
-        raise CasebaseError(f"refusing to listen on {host} without a token: set CASEBASE_TOKEN (write endpoints then "
-                            f"need 'Authorization: Bearer <token>'), or serve on 127.0.0.1")
+def check_bind(host: str, token: str | None, tokens_file: str | Path | None = None) -> None:
+    """Refuse to listen beyond loopback without a strong token (security.Tokens.check_bind)."""
+    Tokens.load(token, tokens_file).check_bind(host)

@@ -21,7 +21,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from casebase.errors import CasebaseError
-from casebase.evaluate.run import ADAPTER, ARMS, arm_llm
+from casebase.evaluate.run import ADAPTER, ARMS, arm_llm, check_adapters
 from casebase.extract.heuristic import problem_text
 from casebase.llm.answer import TokenBudget, build_messages, parse_answer
 from casebase.progress import log
@@ -108,10 +108,12 @@ class Suggester:
         reason, source = "set by --arm", None
         if arm is None:
             arm, source = evaluated_arm(ws)
-            reason = f"recommended arm of the latest evaluation ({source})" if arm else "no evaluation yet: base+rag"
+            where = Path(source).relative_to(ws.root) if source and Path(source).is_relative_to(ws.root) else source
+            reason = f"recommended arm of the latest evaluation ({where})" if arm else "no evaluation yet: base+rag"
             arm = arm or "base+rag"
         if arm not in ARMS:
             raise CasebaseError(f"--arm {arm!r}: choose from {', '.join(ARMS)}")
+        check_adapters(ws, [arm])  # an adapter out of step with its manifest (a killed train) says re-run
         self.arm, self.reason = arm, reason
         self.stale = arm_staleness(ws, ADAPTER.get(arm), source)
         if self.stale:  # still served (the index no longer holds the erased cases), but say so
@@ -209,7 +211,10 @@ class Suggester:
             f.write(json.dumps(case) + "\n")
         try:
             with self.lock:
-                manifest = add_to_index(self.ws, Path(f.name), embedder=self.index.embedder)
+                try:
+                    manifest = add_to_index(self.ws, Path(f.name), embedder=self.index.embedder)
+                except CasebaseError as err:  # its message names the temporary file: name the case instead
+                    raise CasebaseError(str(err).replace(f"{f.name}: ", "").replace(f.name, "the case")) from None
                 self.index = load_index(self.ws, embedder=self.index.embedder)
         finally:
             Path(f.name).unlink(missing_ok=True)

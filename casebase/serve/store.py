@@ -26,6 +26,8 @@ CREATE TABLE IF NOT EXISTS feedback (
 CREATE TABLE IF NOT EXISTS retained_cases (
     case_id TEXT PRIMARY KEY, created_at TEXT NOT NULL, case_json TEXT NOT NULL);
 """
+# Columns added since the first schema: (table, column, declaration); added to an older casebase.db on open.
+ADDED = [("feedback", "agent", "TEXT"), ("retained_cases", "agent", "TEXT")]
 
 
 def _now() -> str:
@@ -40,6 +42,9 @@ class Store:
         self._local = threading.local()
         with self._conn() as conn:
             conn.executescript(SCHEMA)
+            for table, column, kind in ADDED:
+                if column not in {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -63,39 +68,45 @@ class Store:
         row = self._conn().execute("SELECT * FROM suggestions WHERE id = ?", (sid,)).fetchone()
         return None if row is None else {**dict(row), "response": json.loads(row["response"])}
 
-    def add_feedback(self, sid: str, verdict: str, final_text: str | None) -> int:
+    def add_feedback(self, sid: str, verdict: str, final_text: str | None, agent: str | None = None) -> int:
+        """``agent``: the name of the token that gave it (named tokens), else None."""
         with self._conn() as conn:
-            cur = conn.execute("INSERT INTO feedback (suggestion_id, created_at, verdict, final_text) VALUES (?, ?, ?, ?)",
-                               (sid, _now(), verdict, final_text))
+            cur = conn.execute("INSERT INTO feedback (suggestion_id, created_at, verdict, final_text, agent) "
+                               "VALUES (?, ?, ?, ?, ?)", (sid, _now(), verdict, final_text, agent))
         return int(cur.lastrowid)
 
     def feedback(self) -> list[dict]:
         return [dict(r) for r in self._conn().execute("SELECT * FROM feedback ORDER BY id")]
 
-    def retain(self, case: dict) -> None:
+    def retain(self, case: dict, agent: str | None = None) -> None:
         with self._conn() as conn:
-            conn.execute("INSERT INTO retained_cases VALUES (?, ?, ?)", (case["ticket_id"], _now(), json.dumps(case)))
+            conn.execute("INSERT INTO retained_cases (case_id, created_at, case_json, agent) VALUES (?, ?, ?, ?)",
+                         (case["ticket_id"], _now(), json.dumps(case), agent))
+
+    def retained(self, case_id: str) -> dict | None:
+        row = self._conn().execute("SELECT * FROM retained_cases WHERE case_id = ?", (case_id,)).fetchone()
+        return None if row is None else dict(row)
 
     def export_feedback(self, out: Path) -> int:
         """Accepted and edited answers as chat examples (the inference prompt, then the final answer): SFT-ready JSONL."""
         from casebase.llm.answer import build_messages, format_answer
+        from casebase.workspace import atomic_write
 
         rows = self._conn().execute(
             "SELECT f.verdict, f.final_text, s.problem, s.response FROM feedback f JOIN suggestions s "
             "ON s.id = f.suggestion_id WHERE f.verdict IN ('accepted', 'edited') ORDER BY f.id").fetchall()
         out.parent.mkdir(parents=True, exist_ok=True)
-        written = 0
-        with open(out, "w", encoding="utf-8") as f:
-            for row in rows:
-                response = json.loads(row["response"])
-                solution = row["final_text"] if row["verdict"] == "edited" and row["final_text"] else response.get("solution")
-                if not solution:
-                    continue
-                cases = [{k: c.get(k) for k in ("case_id", "problem", "solution", "category", "urgency")}
-                         for c in response.get("cited_cases", [])]
-                answer = format_answer(solution, (response.get("category") or {}).get("value"),
-                                       (response.get("urgency") or {}).get("value"))
-                messages = build_messages(row["problem"], cases) + [{"role": "assistant", "content": answer}]
-                f.write(json.dumps({"messages": messages, "verdict": row["verdict"]}) + "\n")
-                written += 1
-        return written
+        lines = []
+        for row in rows:
+            response = json.loads(row["response"])
+            solution = row["final_text"] if row["verdict"] == "edited" and row["final_text"] else response.get("solution")
+            if not solution:
+                continue
+            cases = [{k: c.get(k) for k in ("case_id", "problem", "solution", "category", "urgency")}
+                     for c in response.get("cited_cases", [])]
+            answer = format_answer(solution, (response.get("category") or {}).get("value"),
+                                   (response.get("urgency") or {}).get("value"))
+            messages = build_messages(row["problem"], cases) + [{"role": "assistant", "content": answer}]
+            lines.append(json.dumps({"messages": messages, "verdict": row["verdict"]}) + "\n")
+        atomic_write(out, lambda tmp: tmp.write_text("".join(lines), encoding="utf-8"))  # a kill leaves no half file
+        return len(lines)

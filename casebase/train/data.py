@@ -46,6 +46,7 @@ def read_split(ws, name: str) -> list[dict]:
     from casebase.retrieve.build import read_cases
 
     path = Path(ws.root) / f"{name}.jsonl"
+    ws.require("split", path)
     if not path.exists():
         raise CasebaseError(f"{path} not found: run `casebase split --workspace {ws.root}` first.")
     cases = read_cases(path)

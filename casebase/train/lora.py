@@ -22,6 +22,7 @@ import contextlib
 import csv
 import json
 import math
+import os
 import random
 import shutil
 import time
@@ -36,7 +37,7 @@ from casebase.errors import CasebaseError
 from casebase.progress import log, track
 from casebase.train.config import TrainConfig
 from casebase.train.data import answer_loss, build_examples, collate, encode, read_split
-from casebase.workspace import Workspace, write_manifest
+from casebase.workspace import Workspace, atomic_write, begin_outputs, write_manifest
 
 STATE_FILE = "trainer_state.pt"
 # Fields that may change between a run and its --resume; any other change makes the checkpoint invalid.
@@ -117,6 +118,8 @@ def run(ws: Workspace, config: TrainConfig, resume: bool = False, overwrite: boo
         log(f"resuming from {checkpoints[-1].name} (step {state.step} of {total})")
     elif accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
+    if accelerator.is_main_process:
+        begin_outputs(out / "manifest.json")  # the adapter files change from here until the manifest vouches for them
 
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     eval_seconds = 0.0
@@ -165,7 +168,7 @@ def run(ws: Workspace, config: TrainConfig, resume: bool = False, overwrite: boo
             if val < state.best_val:
                 state.best_val, state.best_step, state.bad_evals = val, step, 0
                 if accelerator.is_main_process:
-                    accelerator.unwrap_model(model).save_pretrained(out)
+                    _save_into(out, accelerator.unwrap_model(model).save_pretrained)
             else:
                 state.bad_evals += 1
             log(f"step {step}/{total}: train loss {train_loss:.4f}, val loss {val:.4f} (best {state.best_val:.4f} "
@@ -184,9 +187,9 @@ def run(ws: Workspace, config: TrainConfig, resume: bool = False, overwrite: boo
     if not accelerator.is_main_process:
         return {}
     if state.best_step == 0:  # never beat the untrained model: keep the last adapter, and say so
-        accelerator.unwrap_model(model).save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    (out / "config.json").write_text(json.dumps(config.model_dump(), indent=2))
+        _save_into(out, accelerator.unwrap_model(model).save_pretrained)
+    tokenizer_files = _save_into(out, tokenizer.save_pretrained)
+    atomic_write(out / "config.json", lambda tmp: tmp.write_text(json.dumps(config.model_dump(), indent=2)))
     _write_curves(out, state.rows)
     t = time.perf_counter()
     sample = _sample_generation(config, out, val_examples[0], accelerator.device)
@@ -212,7 +215,9 @@ def run(ws: Workspace, config: TrainConfig, resume: bool = False, overwrite: boo
                             (r["train_loss"] for r in reversed(state.rows) if r["train_loss"] is not None), None)},
                "stopped_early": stopped_early, "resumed": bool(resume and checkpoints),
                "device": str(accelerator.device), "sample": sample,
-               "outputs": {"adapter": str(out), "curves": str(out / "curves.csv"), "plot": str(out / "curves.png")}})
+               "outputs": {"adapter": str(out), "curves": str(out / "curves.csv"), "plot": str(out / "curves.png")}},
+        files=[out / "adapter_model.safetensors", out / "adapter_config.json", *tokenizer_files,
+               *(out / f for f in ("config.json", "curves.csv", "curves.png"))])
 
 
 def load_base(config: TrainConfig, device) -> tuple:
@@ -365,11 +370,30 @@ def _load_checkpoint(path: Path, model, optimizer, scheduler, config: TrainConfi
     return TrainerState(**saved["state"])
 
 
+def _save_into(out: Path, save) -> list[Path]:
+    """``save(tmp)`` writes files (an adapter, a tokenizer) into a temporary folder; each is then renamed into
+    ``out``, so a kill leaves every file whole, old or new. Returns the files."""
+    tmp = out / ".save.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        save(tmp)
+        saved = sorted(tmp.iterdir())
+        for f in saved:
+            os.replace(f, out / f.name)
+        return [out / f.name for f in saved]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _write_curves(out: Path, rows: list[dict]) -> None:
-    with open(out / "curves.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    def write_csv(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+    atomic_write(out / "curves.csv", write_csv)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -388,7 +412,7 @@ def _write_curves(out: Path, rows: list[dict]) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out / "curves.png")
+    atomic_write(out / "curves.png", lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)
 
 

@@ -117,4 +117,8 @@ def merge(text: str, counts) -> str:
     def repl(m: re.Match) -> str:
         counts["ADDRESS"] -= m.group(0).count("<ADDRESS>") - 1
         return "<ADDRESS>"
-    return _MERGE.sub(repl, text)
+
+    text = _MERGE.sub(repl, text)
+    if counts["ADDRESS"] <= 0:  # the text's own placeholders merged ("<ADDRESS>, 14 Baker Street"): none new
+        del counts["ADDRESS"]
+    return text

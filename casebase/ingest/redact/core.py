@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from casebase.ingest.redact import address, ids, lang, people, phones
-from casebase.ingest.redact.rules import COMMON_WORDS, RULES, _WORD
+from casebase.ingest.redact.rules import COMMON_WORDS, PLACEHOLDER, RULES, _WORD
 
 LAYERS = ("secrets", "checksummed_ids", "cued_ids", "ip", "phones", "addresses", "people", "named_entities",
           "surnames")
@@ -30,17 +30,21 @@ _HANDLE = re.compile(r"(?<![\w@./-])[^\W_][\w'’-]*(?![\w@/-]|\.\w)")
 
 
 def _spans_sub(text: str, spans: Iterable[tuple[int, int]], kind: str, counts: Counter) -> str:
-    """Replace non-overlapping spans (that do not cut a placeholder) with ``<kind>``."""
-    spans = sorted(set(spans))
-    if not spans:
+    """Replace spans (that do not cut a placeholder) with ``<kind>``, overlapping ones as one: a town
+    that ends one address and starts the next ("75002 Paris Springfield, IL 62704") leaves no part."""
+    keep: list[tuple[int, int]] = []
+    for s, e in sorted(set(spans)):
+        seg = text[s:e]
+        if e <= s or "<" in seg or ">" in seg:
+            continue
+        if keep and s < keep[-1][1]:
+            keep[-1] = (keep[-1][0], max(keep[-1][1], e))
+        else:
+            keep.append((s, e))
+    if not keep:
         return text
     out, last = [], 0
-    for s, e in spans:
-        if s < last or e <= s:
-            continue
-        seg = text[s:e]
-        if "<" in seg or ">" in seg:
-            continue
+    for s, e in keep:
         out.append(text[last:s])
         out.append(f"<{kind}>")
         counts[kind] += 1
@@ -49,19 +53,35 @@ def _spans_sub(text: str, spans: Iterable[tuple[int, int]], kind: str, counts: C
     return "".join(out)
 
 
+def _matches(pattern: re.Pattern, text: str, check=None, cued: bool = False):
+    """The matches that ``check`` accepts. Where the match is the value (a shape: card, IBAN, phone), a
+    rejected one does not use up its text: the search goes on from its next character, so a look-alike
+    cannot hide a value that starts inside it (the card in "020 7946 0018 4111 1111 1111 1111" starts inside
+    the failed "0018 4111 1111 1111"). A ``cued`` value rejected is still its cue's value: the search goes
+    on after it, and no word of it is a cue ("Username = Constant.Username\ndsa.Password")."""
+    pos = 0
+    while (m := pattern.search(text, pos)) is not None:
+        if check is None or check(m):
+            yield m
+            pos = max(m.end(), m.start() + 1)
+        else:
+            pos = max(m.end(), m.start() + 1) if cued else m.start() + 1
+
+
 def _rule_sub(text: str, rule, counts: Counter) -> str:
-    def repl(m: re.Match) -> str:
-        if rule.check is not None and not rule.check(m):
-            return m.group(0)
+    def ok(m: re.Match) -> bool:  # (a value that swallows a placeholder is no new value: "password: x<EMAIL>")
+        return (rule.check is None or rule.check(m)) and not PLACEHOLDER.search(m.group(rule.group))
+
+    out, last = [], 0
+    for m in _matches(rule.pattern, text, ok, cued=rule.group != 0):
+        out += [text[last: m.start(rule.group)], f"<{rule.kind}>"]
         counts[rule.kind] += 1
-        if rule.group:
-            return m.group(0)[: m.start(rule.group) - m.start()] + f"<{rule.kind}>" + m.group(0)[m.end(rule.group) - m.start():]
-        return f"<{rule.kind}>"
-    return rule.pattern.sub(repl, text)
+        last = m.end(rule.group)
+    return "".join(out) + text[last:] if out else text
 
 
 def _group_sub(text: str, pattern: re.Pattern, kind: str, counts: Counter, group: int = 1, check=None) -> str:
-    spans = [(m.start(group), m.end(group)) for m in pattern.finditer(text) if check is None or check(m)]
+    spans = [(m.start(group), m.end(group)) for m in _matches(pattern, text, check, cued=group != 0)]
     return _spans_sub(text, spans, kind, counts)
 
 
@@ -117,7 +137,8 @@ class Redactor:
         if name is None or not str(name).strip():
             return None
         norm = " ".join(str(name).lower().split())
-        return "person-" + hmac.new(self.key, norm.encode(), hashlib.sha256).hexdigest()[:8]
+        # surrogatepass: a lone surrogate (a JSON export can hold one) is still a name, not a crash
+        return "person-" + hmac.new(self.key, norm.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:8]
 
     def redact(self, text: str) -> tuple[str, Counter]:
         """Return the redacted text and counts per placeholder type."""

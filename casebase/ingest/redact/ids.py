@@ -16,7 +16,7 @@ from stdnum.nl import bsn
 from stdnum.us import ssn
 
 from casebase.ingest.redact.people import fold, translit
-from casebase.ingest.redact.rules import COMMON_WORDS, luhn_ok
+from casebase.ingest.redact.rules import COMMON_WORDS, NOT_PLACEHOLDER, UNSPENT, luhn_ok
 
 # -- checksummed, no cue needed ----------------------------------------------------------------
 # UK National Insurance number: two prefix letters (HMRC's allowed set), six digits, a suffix A-D
@@ -53,7 +53,7 @@ ID_CUES = (
     r"|Personalnummer|personnel number|matricule|INSEE|Identifikationsnummer|IdNr\.?"
 )
 # the value may come a few words after its cue: "Die Steuer-ID des Mitarbeiters ist 70251064387"
-CUED_ID = re.compile(rf"(?i:(?<![^\W\d_])(?:{ID_CUES})(?![\w-]))(?:[^\d\n.;]{{0,40}}?){_SEP}{_VALUE}")
+CUED_ID = re.compile(rf"(?i:(?<![^\W\d_]){NOT_PLACEHOLDER}(?:{ID_CUES})(?![\w-]))(?:{UNSPENT}[^\d\n.;]){{0,40}}?{_SEP}{_VALUE}")
 IBAN_CUED = re.compile(r"(?i:(?<![\w-])IBAN(?![\w-]))" + _SEP + r"([A-Za-z]{2}\s?\d{2}(?:\s?[A-Z0-9]{1,4}){2,8})(?![\w-])")
 
 _MONTHS = (r"jan(?:uary|uar|vier)?|feb(?:ruary|ruar)?|févr(?:ier)?|fev|mar(?:ch|s)?|märz|apr(?:il)?|avr(?:il)?"
@@ -70,7 +70,7 @@ DOB_CUES = (r"gebdat|geb_?datum|birth_?date|date_?naissance|date_de_naissance|fe
             r"|né(?:e)?(?: le)?|date de naissance|geboortedatum|geboren op|fecha de nacimiento|nacid[oa] el"
             r"|data di nascita|nat[oa] il")
 # the date may come a few words after its cue ("date of birth to 05.11.1969"), or before "geboren"/"born"
-DOB = re.compile(rf"(?i:(?<![\w-])(?:{DOB_CUES})(?![\w-]))[^\n.;!?]{{0,40}}?({DATE})")
+DOB = re.compile(rf"(?i:(?<![\w-]){NOT_PLACEHOLDER}(?:{DOB_CUES})(?![\w-]))(?:{UNSPENT}[^\n.;!?]){{0,40}}?({DATE})")
 DOB_AFTER = re.compile(rf"({DATE})[ ,]{{1,3}}(?i:geboren|born|né|née|nacid[oa]|nat[oa])(?![\w-])")
 
 LOGIN_CUES = (r"user(?:[ _-]?(?:name|id|account))?|login(?:[ _-]?(?:name|id))?|log-?on(?:[ _-]?(?:name|id))?"
@@ -153,7 +153,7 @@ SECRET_NEEDLES = ("pass", "pwd", "key", "token", "secret", "bearer", "wort", "wa
 SECRET_CUED = re.compile(
     r"(?i:(?<![^\W_])(?:password|passwort|kennwort|wachtwoord|mot de passe|contraseña|pwd|api[ _-]?key|access[ _-]?token"
     r"|zugriffstoken|token|secret|bearer|client[ _-]?secret|\w*schlüssel|clé(?: api)?|jeton|\w*kennwort|\w*passwort)(?![\w-]))"
-    r"(?:[ \t]+(?!(?i:is|ist|est)\b)[^\s:=]{1,12}){0,2}?"  # "Mot de passe provisoire : …", "mot de passe FTP …"
+    rf"(?:[ \t]+(?!(?i:is|ist|est)\b){UNSPENT}[^\s:=]{{1,12}}){{0,2}}?"  # "Mot de passe provisoire : …", "mot de passe FTP …"
     r"(?:\s+(?i:is|was|ist|war|est|was set to|set to|changed to|lautet|is now|now))?[ \t]*[:=]?[ \t]*[\"'`]?"
     r"((?=[^\s\"'`,;]*[^\W\d_][^\s\"'`,;]*)(?=[^\s\"'`,;]*[^A-Za-zÀ-ÿ\s\"'`,;])[^\s\"'`,;]{6,200})")
 JWT = re.compile(r"\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{6,}")

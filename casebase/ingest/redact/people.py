@@ -263,7 +263,9 @@ def spans(text: str, names: Names, lang: str = "en") -> tuple[list[tuple[int, in
         if i < after or taken[i] or not _namey(toks[i], names):
             continue
         end = name_from(i)
-        if end is not None and end - i >= 2 and not any(taken[i:end]):
+        if end is not None:  # the run stops at a name already found: "Dubois Bonjour <Sarah>"
+            end = next((k for k in range(i, end) if taken[k]), end)
+        if end is not None and end - i >= 2:
             evidence = any(fold(toks[k]) in names.last or fold(toks[k]) in names.first for k in range(i, end))
             span = (words[i][0], words[end - 1][0] + len(toks[end - 1]) - (2 if toks[end - 1].endswith(("'s", "’s")) else 0))
             if evidence and end - i <= 3:
@@ -326,4 +328,8 @@ def absorb_surnames(text: str, names: Names) -> str:
             return "<PERSON>"
         return m.group(0)
 
-    return _BEFORE_PLACEHOLDER.sub(before, text)
+    while True:  # "Jordan Lee <PERSON>": each first name before it, one per pass (each pass shortens the text)
+        done = _BEFORE_PLACEHOLDER.sub(before, text)
+        if done == text:
+            return text
+        text = done

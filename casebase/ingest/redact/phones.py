@@ -13,12 +13,14 @@ import re
 
 import phonenumbers
 
+from casebase.ingest.redact.rules import NOT_PLACEHOLDER, UNSPENT
+
 DEFAULT_REGIONS = ("GB", "US", "DE", "FR", "NL", "BE", "IE", "AT", "CH", "ES", "IT", "LU")
 # a run of digit groups with phone separators, optionally international
 CANDIDATE = re.compile(r"(?<![\w+.,/:-])(?:\+|\b00)?\(?\d[\d ()./-]{5,22}\d(?![\w/-]|[.,:]\w)")
-CUE = re.compile(r"(?i)(?:\b(?:tel|tél|phone|telephone|téléphone|telefon|telefoon|teléfono|telefono|mobile?|mob|cell"
+CUE = re.compile(r"(?i)(?:" + NOT_PLACEHOLDER + r"\b(?:tel|tél|phone|telephone|téléphone|telefon|telefoon|teléfono|telefono|mobile?|mob|cell"
                  r"|handy|portable|mobiel|móvil|cellulare|fax|ph|direct(?: line)?|call(?: me)?(?: on| at)?|ring|rufnummer"
-                 r"|durchwahl|appeler|joindre|bellen|whatsapp|sms|hotline|zentrale|standard)\b\.?)[^\n\d+]{0,20}$")
+                 r"|durchwahl|appeler|joindre|bellen|whatsapp|sms|hotline|zentrale|standard)\b\.?)(?:" + UNSPENT + r"[^\n\d+]){0,20}$")
 NOT_CONTEXT = re.compile(r"(?i)(?:\b(?:version|ver|v|release|build|patch|sp|ebf|kernel|level|rev|note|notes|kb|sap note"
                          r"|order|po|invoice|doc(?:ument)?|ticket|incident|case|item|material|batch|serial|id|no|nr|ref"
                          r"|account|acct|iban|port|error|code|line|row|amount|total|eur|usd|gbp|chf)\b\.?|#|€|\$|£)"

@@ -30,6 +30,12 @@ i'm i’m i'll i’ll i've i’ve i'd i’d im ive world universe using
 """.split())
 
 PLACEHOLDERS = ("SECRET", "EMAIL", "IBAN", "CARD", "NATIONAL_ID", "DOB", "LOGIN", "IP", "PHONE", "ADDRESS", "PERSON")
+PLACEHOLDER = re.compile(rf"<(?:{'|'.join(PLACEHOLDERS)})>")
+# A placeholder is no cue word ("<PHONE> for BTE 01000821"), and a cue whose value is already
+# redacted is spent: the words between a cue and its value never cross a placeholder
+# ("IBAN <IBAN> ref 12345678", "DOB <DOB>, opened 03.04.2024").
+NOT_PLACEHOLDER = rf"(?!(?<=<)(?-i:{'|'.join(PLACEHOLDERS)})>)"
+UNSPENT = rf"(?!<(?-i:{'|'.join(PLACEHOLDERS)})>)"
 
 _SECRET_NAMES = (r"password|passwd|pwd|pass(?:phrase)?|secret|api[_ -]?key|access[_ -]?token|client[_ -]?secret"
                  r"|passwort|kennwort|wachtwoord|mot de passe|mdp|contraseña|clave|parola d'ordine|pin code|pin")
@@ -122,10 +128,10 @@ def iban_ok(iban: str) -> bool:
     return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
 
 
-_IP_CONTEXT = re.compile(r"(?i)(?://|@|\b(?:ip|ips|host|hostname|gateway|dns|ping|telnet|ssh|subnet|proxy)\b[^\n]{0,25}"
+_IP_CONTEXT = re.compile(rf"(?i)(?://|@|{NOT_PLACEHOLDER}\b(?:ip|ips|host|hostname|gateway|dns|ping|telnet|ssh|subnet|proxy)\b[^\n]{{0,25}}"
                          r"|ip_?addr\w*\W{0,3})$")  # also <SenderIPAddress>
 # weaker: "Backup Server: 6.28.1.1: Dumpfile" is a Sybase message number, not an address
-_IP_WEAK_CONTEXT = re.compile(r"(?i)\b(?:server|address|addr|connect\w*|rdp|firewall|listen\w*|bind)\b[^\n]{0,25}$")
+_IP_WEAK_CONTEXT = re.compile(rf"(?i){NOT_PLACEHOLDER}\b(?:server|address|addr|connect\w*|rdp|firewall|listen\w*|bind)\b[^\n]{{0,25}}$")
 _PORT = re.compile(r":\d")
 _PRIVATE_PREFIXES = ("10.", "127.", "192.168.") + tuple(f"172.{i}." for i in range(16, 32))
 
