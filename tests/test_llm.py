@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from pydantic import BaseModel
 
-from casebase.errors import CasebaseError
+from casebase.errors import CasebaseError, UpstreamError
 from casebase.llm import FakeLLM, clear_cache, get_llm, parse_spec
 from casebase.llm.fake import example_for_schema
 from casebase.llm.prompts import as_messages, cut_at_stop, cut_first_json_object, parse_json_object
@@ -289,7 +289,7 @@ def test_openai_does_not_retry_a_400(server):
 
 def test_openai_timeout_is_retried_then_fails_clearly(server):
     server.script = [(200, 1.0)] * 3
-    with pytest.raises(CasebaseError) as error:
+    with pytest.raises(UpstreamError) as error:
         _openai(server, timeout=0.2, retries=3).generate(["slow"])
     message = str(error.value)
     assert "timed out" in message and "3 tries" in message and server.url in message
@@ -299,7 +299,7 @@ def test_openai_timeout_is_retried_then_fails_clearly(server):
 def test_openai_unreachable_server_fails_clearly():
     with FakeServer() as gone:
         url = gone.url
-    with pytest.raises(CasebaseError, match="failed after 2 tries.*connection failed"):
+    with pytest.raises(UpstreamError, match="failed after 2 tries.*connection failed"):
         get_llm(f"openai:{url}#m", retries=2, backoff=0.01).generate(["x"])
 
 

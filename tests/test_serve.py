@@ -210,3 +210,47 @@ def test_cli_suggest_redacts_the_pasted_ticket_like_the_api(serve_ws):
     answer = json.loads(r.stdout)
     assert "Hoffmann" not in answer["problem"] and "06 12 34 56 78" not in answer["problem"]
     assert {"PERSON", "PHONE"} <= set(answer["redacted"])
+
+
+def test_an_llm_server_outage_is_a_502_naming_the_server_and_exit_3(serve_ws):
+    # it answered 400 bad_request, as if the agent's ticket were at fault
+    from typer.testing import CliRunner
+
+    from casebase.cli import app as cli
+    from casebase.errors import UpstreamError
+    from casebase.llm import clear_cache, get_llm
+
+    clear_cache()
+
+    def down(messages):
+        raise UpstreamError("LLM server http://gpu-box:8000/v1/chat/completions failed after 3 tries: connection failed")
+
+    get_llm("fake").responder = down
+    app = create_app(serve_ws, arm="base+rag", llm="fake", token="")
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        r = c.post("/api/suggest", json={"body": "ORA-00942 table or view does not exist"})
+        assert_error_shape(r, 502)
+        assert r.json()["error"]["code"] == "upstream_error" and "gpu-box:8000" in r.json()["error"]["message"]
+        assert c.post("/api/suggest", json={"body": "ORA-00942 table", "arm": "retrieval"}).status_code == 200
+    r = CliRunner().invoke(cli, ["suggest", "-w", str(serve_ws.root), "--arm", "base+rag", "--llm", "fake",
+                                 "ORA-00942 table or view does not exist"])
+    assert r.exit_code == 3 and "gpu-box:8000" in r.output
+    clear_cache()
+
+
+def test_a_request_for_another_arm_generates_with_that_arm(serve_ws):
+    # suggest(arm=...) reported the requested arm but generated with the server's
+    from casebase.llm import clear_cache, get_llm
+
+    clear_cache()
+    seen = []
+    get_llm("fake").responder = lambda messages: seen.append(messages) or FORMATTED
+    engine = Suggester(serve_ws, arm="retrieval", llm="fake")
+    answer = engine.suggest("Report", "ORA-00942 table or view does not exist after the transport", arm="base+rag")
+    assert answer["arm"] == "base+rag" and answer["model"] == "fake" and answer["solution"].startswith("Grant")
+    assert len(seen) == 1 and "Past cases that may help" in seen[0][-1]["content"]
+    assert engine.suggest("Report", "ORA-00942 table or view does not exist", arm="base")["arm"] == "base"
+    assert "Past cases" not in seen[-1][-1]["content"]  # base: no retrieved cases in its prompt
+    with pytest.raises(CasebaseError, match="choose from"):
+        engine.suggest("Report", "ORA-00942 table or view does not exist", arm="nope")
+    clear_cache()

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import httpx
 
-from casebase.errors import CasebaseError
+from casebase.errors import CasebaseError, UpstreamError
 from casebase.llm.base import LLM, normalise_prompts
 from casebase.llm.prompts import Message, cut_at_stop
 from casebase.progress import track
@@ -85,7 +85,7 @@ class OpenAILLM(LLM):
         try:
             content = data["choices"][0]["message"].get("content") or ""
         except (KeyError, IndexError, TypeError, AttributeError):
-            raise CasebaseError(f"{self.base_url}/chat/completions returned no choices[0].message: "
+            raise UpstreamError(f"{self.base_url}/chat/completions returned no choices[0].message: "
                                 f"{str(data)[:300]}; is this an OpenAI-compatible server?") from None
         return cut_at_stop(content, stop)
 
@@ -94,7 +94,7 @@ class OpenAILLM(LLM):
         try:
             return data["data"][0]["id"]
         except (KeyError, IndexError, TypeError):
-            raise CasebaseError(f"{self.base_url}/models lists no model ({str(data)[:200]}); "
+            raise UpstreamError(f"{self.base_url}/models lists no model ({str(data)[:200]}); "
                                 f"name one in the spec: openai:{self.base_url}#MODEL") from None
 
     def _request(self, method: str, path: str, body: dict | None = None) -> dict:
@@ -108,7 +108,7 @@ class OpenAILLM(LLM):
                 return self._try(method, url, body)
             except _Retryable as error:
                 problem = str(error)
-        raise CasebaseError(f"LLM server {url} failed after {self.retries} tries: {problem}. "
+        raise UpstreamError(f"LLM server {url} failed after {self.retries} tries: {problem}. "
                             f"Check that the server is running and reachable (or raise the timeout).")
 
     def _try(self, method: str, url: str, body: dict | None) -> dict:
@@ -123,11 +123,11 @@ class OpenAILLM(LLM):
             raise _Retryable(f"HTTP {status}: {response.text[:300]}")
         if status >= 400:
             hint = " (set CASEBASE_LLM_API_KEY)" if status in (401, 403) else ""
-            raise CasebaseError(f"LLM server {url} answered HTTP {status}{hint}: {response.text[:500]}")
+            raise UpstreamError(f"LLM server {url} answered HTTP {status}{hint}: {response.text[:500]}")
         try:
             return response.json()
         except ValueError:
-            raise CasebaseError(f"LLM server {url} answered non-JSON: {response.text[:300]}") from None
+            raise UpstreamError(f"LLM server {url} answered non-JSON: {response.text[:300]}") from None
 
     def close(self) -> None:
         self.client.close()

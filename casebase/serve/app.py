@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from casebase import __version__
-from casebase.errors import CasebaseError
+from casebase.errors import CasebaseError, UpstreamError
 from casebase.serve.engine import Suggester
 from casebase.serve.security import BodyLimit, SecurityHeaders, TokenGate, Tokens, allowed_hosts
 from casebase.serve.store import Store
@@ -122,6 +122,10 @@ def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, to
 
         problems = "; ".join(f"{where(e['loc'])}: {e['msg']}" for e in exc.errors())
         return error(422, "invalid_request", problems or "invalid request")
+
+    @app.exception_handler(UpstreamError)
+    async def upstream_error(request: Request, exc: UpstreamError):  # the model server failed, not the request
+        return error(502, "upstream_error", str(exc))
 
     @app.exception_handler(CasebaseError)
     async def casebase_error(request: Request, exc: CasebaseError):

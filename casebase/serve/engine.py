@@ -120,21 +120,22 @@ class Suggester:
             logging.getLogger("casebase.serve").warning("warning: arm %s is stale (%s): %s", arm,
                                                         self.stale["reason"], self.stale["fix"])
         self.batch_size = batch_size
-        self._batcher: Batcher | None = None
-        self._budget: TokenBudget | None = None
+        self._generators: dict[str, tuple[Batcher, TokenBudget, str]] = {}  # arm -> (batcher, budget, model name)
         self.model_name = "retrieval only" if arm == "retrieval" else None
         self._searcher = Batcher(self._search_batch, batch_size=32, wait_s=0.0, name="search")
 
-    def _generator(self) -> Batcher:
-        """Load the model on first use (once per process)."""
-        if self._batcher is None:
-            llm, max_length = arm_llm(self.ws, self.arm, self.llm_spec, self.batch_size)
-            self._budget = TokenBudget.of(getattr(llm, "tokenizer", None), max_length - self.max_new_tokens)
-            self.model_name = llm.name
-            self._batcher = Batcher(lambda prompts: llm.generate(prompts, max_new_tokens=self.max_new_tokens),
-                                    self.batch_size, name="generate")
-            log(f"generation: {self.arm} with {llm.name} ({self.reason})")
-        return self._batcher
+    def _generator(self, arm: str) -> tuple[Batcher, TokenBudget, str]:
+        """The arm's model, loaded on first use (once per process and arm)."""
+        if arm not in self._generators:
+            llm, max_length = arm_llm(self.ws, arm, self.llm_spec, self.batch_size)
+            budget = TokenBudget.of(getattr(llm, "tokenizer", None), max_length - self.max_new_tokens)
+            batcher = Batcher(lambda prompts: llm.generate(prompts, max_new_tokens=self.max_new_tokens),
+                              self.batch_size, name=f"generate-{arm}")
+            self._generators[arm] = (batcher, budget, llm.name)
+            if arm == self.arm:
+                self.model_name = llm.name
+            log(f"generation: {arm} with {llm.name} ({self.reason if arm == self.arm else 'asked for by the request'})")
+        return self._generators[arm]
 
     @property
     def redactor(self):
@@ -186,12 +187,14 @@ class Suggester:
         elif arm == "retrieval":
             answer["solution"] = cited[0]["solution"] if cited else None
         else:
-            batcher = self._generator()
-            messages = build_messages(problem, cited if arm.endswith("+rag") else [], self._budget)
+            if arm not in ARMS:
+                raise CasebaseError(f"arm {arm!r}: choose from {', '.join(ARMS)}")
+            batcher, budget, model_name = self._generator(arm)  # the arm asked for, not the server's
+            messages = build_messages(problem, cited if arm.endswith("+rag") else [], budget)
             reply = batcher.submit(messages).result(timeout=600)
             parsed = parse_answer(reply)
             answer.update(solution=parsed.solution if parsed else reply.strip(), parsed=parsed is not None,
-                          model=self.model_name)
+                          model=model_name)
             for field in ("category", "urgency"):
                 value = getattr(parsed, field) if parsed else None
                 if value:
