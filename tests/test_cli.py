@@ -55,6 +55,7 @@ def test_version():
     assert result.exit_code == 0 and result.output.startswith("casebase ")
 
 
+@pytest.mark.slow  # the whole pipeline / the real model: make test-all and CI
 def test_demo_runs_on_a_tiny_sample(tmp_path):
     """The README's `make demo` path, small: sample -> ingest -> extract -> split -> index -> train (1 step)."""
     ws = tmp_path / "demo"

@@ -161,6 +161,7 @@ def test_killed_extraction_resumes_with_every_ticket_once(ingested):
     assert manifest["counts"]["from_cache"] == done and manifest["counts"]["worked"] == 6 - done
 
 
+@pytest.mark.slow  # the whole pipeline / the real model: make test-all and CI
 def test_real_smollm2_on_two_tickets(ingested):
     from casebase.errors import CasebaseError
     from casebase.llm.gguf import default_gguf

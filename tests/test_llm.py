@@ -335,6 +335,7 @@ def smollm():
     torch.set_num_threads(threads)
 
 
+@pytest.mark.slow  # the whole pipeline / the real model: make test-all and CI
 def test_real_smollm2_batched_matches_one_by_one(smollm):
     prompts = ["What is the capital of France?", "Name one way to fix a printer that does not print."]
     batched = smollm.generate(prompts, max_new_tokens=16)
