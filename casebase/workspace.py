@@ -44,8 +44,6 @@ class Workspace:
     @classmethod
     def at(cls, path: str | Path | None = None, create: bool = True) -> "Workspace":
         """The workspace at ``path`` (created if ``create``); a CasebaseError if it cannot be a directory."""
-        from casebase.errors import CasebaseError
-
         root = resolve_workspace(path)
         if root.exists() and not root.is_dir():
             raise CasebaseError(f"--workspace {root} is a file; give a directory.")
