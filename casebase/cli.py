@@ -17,7 +17,17 @@ import typer
 from casebase import __version__, progress
 from casebase.errors import CasebaseError
 from casebase.render import (out, print_error, print_evaluate, print_extract, print_forget, print_index, print_ingest, print_merge,
-                             print_sample, print_search, print_search_lines, print_split, print_train)
+                             print_releases, print_sample, print_search, print_search_lines, print_split, print_train)
+from casebase.config import config_option, from_cli
+from casebase.config import option as _opt
+from casebase.demo import DemoConfig
+from casebase.evaluate.config import EvaluateConfig
+from casebase.extract.run import ExtractConfig
+from casebase.ingest.config import IngestConfig
+from casebase.retrieve.config import IndexConfig, SearchConfig
+from casebase.sample.config import SampleConfig
+from casebase.split import SplitConfig
+from casebase.train.config import TrainConfig
 from casebase.workspace import Workspace
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -40,6 +50,7 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars 
 LanguagesOpt = Annotated[Optional[str], typer.Option(
     help="Languages of the text, comma-separated (en,de,fr,nl,es,it) [default: guessed from the data].")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+ConfigOpt = Annotated[Optional[Path], config_option()]
 
 
 def version_callback(value: bool) -> None:
@@ -95,10 +106,11 @@ def emit(result: dict, as_json: bool, quiet: bool, render) -> None:
 
 @app.command()
 def sample(
-    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the export into.")] = Path("sample"),
-    tickets: Annotated[int, typer.Option("--tickets", min=1, help="Number of tickets.")] = 1500,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 0,
-    fmt: Annotated[str, typer.Option("--format", help="xlsx or csv.")] = "xlsx",
+    out_dir: Annotated[Optional[Path], _opt(SampleConfig, "out", "--out")] = None,
+    tickets: Annotated[Optional[int], _opt(SampleConfig, "tickets", "--tickets", min=1)] = None,
+    seed: Annotated[Optional[int], _opt(SampleConfig, "seed")] = None,
+    fmt: Annotated[Optional[str], _opt(SampleConfig, "format", "--format")] = None,
+    config: ConfigOpt = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -110,11 +122,10 @@ def sample(
 
     setup(quiet, as_json)
     try:
-        if fmt not in ("xlsx", "csv"):
-            raise CasebaseError(f"--format {fmt!r}: use xlsx or csv.")
-        if out_dir.exists() and not out_dir.is_dir():
-            raise CasebaseError(f"--out {out_dir} is a file; give a directory.")
-        result = write_sample(out_dir, n_tickets=tickets, seed=seed, fmt=fmt)
+        cfg = from_cli(SampleConfig, config, {"out": out_dir, "tickets": tickets, "seed": seed, "format": fmt}, "sample")
+        if cfg.out.exists() and not cfg.out.is_dir():
+            raise CasebaseError(f"--out {cfg.out} is a file; give a directory.")
+        result = write_sample(cfg.out, n_tickets=cfg.tickets, seed=cfg.seed, fmt=cfg.format)
     except USER_ERRORS as err:
         fail(err)
     emit(result, as_json, quiet, print_sample)
@@ -122,19 +133,15 @@ def sample(
 
 @app.command()
 def ingest(
-    tickets: Annotated[Path, typer.Option("--tickets", help="Ticket table (csv, tsv, xlsx, json, jsonl, parquet).")],
-    history: Annotated[Optional[Path], typer.Option("--history", help="Message history table, one row per message.")] = None,
-    mapping: Annotated[str, typer.Option(
-        help="Column mapping: auto, canonical, saleslogix, or a TOML file (docs/mapping.md).")] = "auto",
-    max_body_chars: Annotated[int, typer.Option(
-        help="Longer texts (message bodies and every ticket field) are truncated (counted in the manifest).")] = 50_000,
-    json_key: Annotated[Optional[str], typer.Option(
-        help="For a --tickets JSON object holding several arrays: the name of the array of tickets.")] = None,
-    history_json_key: Annotated[Optional[str], typer.Option(
-        help="The same for a --history JSON object (e.g. the same file's 'comments').")] = None,
-    languages: LanguagesOpt = None,
-    ner: Annotated[Optional[bool], typer.Option(
-        "--ner/--no-ner", help="Named-entity pass on the candidate names the other layers leave [default: on].")] = None,
+    tickets: Annotated[Optional[Path], _opt(IngestConfig, "tickets", "--tickets")] = None,
+    history: Annotated[Optional[Path], _opt(IngestConfig, "history", "--history")] = None,
+    mapping: Annotated[Optional[str], _opt(IngestConfig, "mapping")] = None,
+    max_body_chars: Annotated[Optional[int], _opt(IngestConfig, "max_body_chars")] = None,
+    json_key: Annotated[Optional[str], _opt(IngestConfig, "json_key")] = None,
+    history_json_key: Annotated[Optional[str], _opt(IngestConfig, "history_json_key")] = None,
+    languages: Annotated[Optional[str], _opt(IngestConfig, "redact.languages")] = None,
+    ner: Annotated[Optional[bool], _opt(IngestConfig, "redact.ner", "--ner/--no-ner")] = None,
+    config: ConfigOpt = None,
     workspace: WorkspaceOpt = Path("workspace"),
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
@@ -147,11 +154,9 @@ def ingest(
 
     setup(quiet, as_json)
     try:
-        from casebase.ingest.redact import RedactConfig
-
-        config = RedactConfig.from_flags(languages, ner=ner)
-        manifest = run(Workspace.at(workspace), tickets, history, mapping=mapping, max_body_chars=max_body_chars,
-                       redact=config, json_key=json_key, history_json_key=history_json_key)
+        redact = {k: v for k, v in (("languages", languages), ("ner", ner)) if v is not None} or None
+        cfg = from_cli(IngestConfig, config, {**locals(), "redact": redact}, "ingest")
+        manifest = run(Workspace.at(workspace), cfg)
     except USER_ERRORS as err:
         fail(err)
     emit(manifest, as_json, quiet, lambda m: print_ingest(m, workspace))
@@ -159,12 +164,11 @@ def ingest(
 
 @app.command()
 def extract(
-    method: Annotated[str, typer.Option(help="heuristic (no LLM, learned scorer) or llm.")] = "heuristic",
-    llm: Annotated[Optional[str], typer.Option(
-        help="LLM spec for --method llm: local, local:PATH, openai:BASE_URL#MODEL, fake.")] = None,
-    limit: Annotated[Optional[int], typer.Option(
-        min=1, help="Only the first N tickets by date (written to cases-<method>-limitN.parquet).")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Tickets per LLM batch.")] = 8,
+    method: Annotated[Optional[str], _opt(ExtractConfig, "method")] = None,
+    llm: Annotated[Optional[str], _opt(ExtractConfig, "llm")] = None,
+    limit: Annotated[Optional[int], _opt(ExtractConfig, "limit", min=1)] = None,
+    batch_size: Annotated[Optional[int], _opt(ExtractConfig, "batch_size", min=1)] = None,
+    config: ConfigOpt = None,
     workspace: WorkspaceOpt = Path("workspace"),
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
@@ -179,7 +183,7 @@ def extract(
 
     setup(quiet, as_json)
     try:
-        manifest = run(Workspace.at(workspace), method=method, llm=llm, limit=limit, batch_size=batch_size)
+        manifest = run(Workspace.at(workspace), from_cli(ExtractConfig, config, locals(), "extract"))
     except USER_ERRORS as err:
         fail(err)
     emit(manifest, as_json, quiet, print_extract)
@@ -187,12 +191,11 @@ def extract(
 
 @app.command()
 def split(
-    test_share: Annotated[float, typer.Option(help="Newest share of resolved cases for test.")] = 0.15,
-    val_share: Annotated[float, typer.Option(help="Next newest share for validation.")] = 0.10,
-    split_file: Annotated[Optional[Path], typer.Option(
-        help="CSV of ticket_id,split to honour an external split (val carved from train if absent).")] = None,
-    dedup_threshold: Annotated[float, typer.Option(
-        help="Trigram Jaccard at which a train/val case counts as a near-duplicate of a test case.")] = 0.6,
+    test_share: Annotated[Optional[float], _opt(SplitConfig, "test_share")] = None,
+    val_share: Annotated[Optional[float], _opt(SplitConfig, "val_share")] = None,
+    split_file: Annotated[Optional[Path], _opt(SplitConfig, "split_file")] = None,
+    dedup_threshold: Annotated[Optional[float], _opt(SplitConfig, "dedup_threshold")] = None,
+    config: ConfigOpt = None,
     workspace: WorkspaceOpt = Path("workspace"),
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
@@ -205,9 +208,9 @@ def split(
 
     setup(quiet, as_json)
     try:
-        check_text_file(split_file, "--split-file")
-        manifest = run(Workspace.at(workspace), test_share=test_share, val_share=val_share,
-                       split_file=split_file, dedup_threshold=dedup_threshold)
+        cfg = from_cli(SplitConfig, config, locals(), "split")
+        check_text_file(cfg.split_file, "--split-file")
+        manifest = run(Workspace.at(workspace), cfg)
     except USER_ERRORS as err:
         fail(err)
     emit(manifest, as_json, quiet, print_split)
@@ -215,21 +218,16 @@ def split(
 
 @app.command()
 def index(
-    text: Annotated[str, typer.Option(help="Indexed text: problem, or problem+solution.")] = "problem",
-    model: Annotated[Optional[str], typer.Option(
-        help="sentence-transformers model (directory or name); default: bundled all-MiniLM-L6-v2; fake for tests.")] = None,
+    text: Annotated[Optional[str], _opt(IndexConfig, "text")] = None,
+    model: Annotated[Optional[str], _opt(IndexConfig, "model")] = None,
     add: Annotated[Optional[Path], typer.Option(
         "--add", help="JSONL of new cases (train.jsonl fields) to append; old cases are not re-embedded.")] = None,
-    ann_threshold: Annotated[int, typer.Option(
-        min=0, help="Above this many cases, build an HNSW graph (needs usearch), else exact search.")] = 50_000,
-    ann: Annotated[str, typer.Option(
-        help="Above the threshold: auto keeps the graph only if, calibrated on the cases, it reaches --ann-recall "
-             "faster than exact search; always keeps it; never stays exact.")] = "auto",
-    ann_recall: Annotated[float, typer.Option(
-        help="Target recall@10 of the HNSW graph against exact search; sets its expansion_search.")] = 0.95,
-    abstain_quantile: Annotated[float, typer.Option(
-        help="Abstain threshold = this quantile of val cases' best-match similarity.")] = 0.10,
-    force: Annotated[bool, typer.Option("--force", help="Rebuild even when the index is up to date.")] = False,
+    ann_threshold: Annotated[Optional[int], _opt(IndexConfig, "ann_threshold", min=0)] = None,
+    ann: Annotated[Optional[str], _opt(IndexConfig, "ann")] = None,
+    ann_recall: Annotated[Optional[float], _opt(IndexConfig, "ann_recall")] = None,
+    abstain_quantile: Annotated[Optional[float], _opt(IndexConfig, "abstain_quantile")] = None,
+    force: Annotated[Optional[bool], _opt(IndexConfig, "force", "--force")] = None,
+    config: ConfigOpt = None,
     workspace: WorkspaceOpt = Path("workspace"),
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
@@ -249,14 +247,13 @@ def index(
     try:
         ws = Workspace.at(workspace)
         check_text_file(add, "--add")
-        if add is not None and (model is not None or text != "problem"):
-            raise CasebaseError("--add keeps the model and --text of the existing index: leave out --model and "
-                                "--text, or rebuild with `casebase index --model ... --text ...` first.")
+        if add is not None and (model is not None or text is not None or config is not None):
+            raise CasebaseError("--add keeps the settings of the existing index: leave out --model, --text and "
+                                "--config, or rebuild with `casebase index --model ... --text ...` first.")
         if add is not None:
             manifest = add_to_index(ws, add)
         else:
-            manifest = build_index(ws, text=text, model=model, ann_threshold=ann_threshold, ann=ann,
-                                   ann_recall=ann_recall, abstain_quantile=abstain_quantile, force=force)
+            manifest = build_index(ws, from_cli(IndexConfig, config, locals(), "index"))
     except USER_ERRORS as err:
         fail(err)
     emit(manifest, as_json, quiet, print_index)
@@ -265,13 +262,13 @@ def index(
 @app.command()
 def search(
     text: Annotated[Optional[str], typer.Argument(help="The new ticket's text.")] = None,
-    k: Annotated[int, typer.Option("--k", "-k", min=1, help="Number of cases to return.")] = 5,
-    mode: Annotated[str, typer.Option(help="hybrid (dense + BM25, RRF), dense or bm25.")] = "hybrid",
+    k: Annotated[Optional[int], _opt(SearchConfig, "k", "--k", "-k", min=1)] = None,
+    mode: Annotated[Optional[str], _opt(SearchConfig, "mode")] = None,
     queries: Annotated[Optional[Path], typer.Option(
         help='JSONL of {"id", "text"} (optional "exclude_id"): one JSON line out per query.')] = None,
     exclude_id: Annotated[Optional[str], typer.Option(
         help="Leave out this case and its near-duplicates (e.g. the ticket itself).")] = None,
-    weights: Annotated[str, typer.Option(help="Hybrid weights DENSE,BM25 for reciprocal rank fusion.")] = "1,1",
+    weights: Annotated[Optional[str], _opt(SearchConfig, "weights")] = None,
     workspace: WorkspaceOpt = Path("workspace"),
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
@@ -282,9 +279,12 @@ def search(
     """
     from casebase.retrieve import load_index, parse_weights, read_queries
 
+    from casebase.config import load_config
+
     setup(quiet, as_json or queries is not None)
     try:
-        w = parse_weights(weights)
+        cfg = load_config(SearchConfig, None, {"k": k, "mode": mode, "weights": weights}, "search")
+        k, mode, w = cfg.k, cfg.mode, parse_weights(cfg.weights)
         if (text is None) == (queries is None):
             raise CasebaseError("give either a TEXT to search for or --queries FILE.jsonl (not both).")
         if text is not None and not text.strip():
@@ -303,41 +303,37 @@ def search(
 
 @app.command()
 def train(
-    method: Annotated[Optional[str], typer.Option(
-        help="standard (problem -> answer) or hybrid (RAFT: problem + retrieved cases -> answer). [default: hybrid]")] = None,
-    base: Annotated[Optional[str], typer.Option(
-        help="Base model: local (bundled SmolLM2-135M-Instruct) or local:PATH (HF directory or .gguf). [default: local]")] = None,
+    method: Annotated[Optional[str], _opt(TrainConfig, "method")] = None,
+    base: Annotated[Optional[str], _opt(TrainConfig, "base")] = None,
     config: Annotated[Optional[Path], typer.Option(
         "--config", help="TOML, YAML or JSON file with any training setting (docs/train.md lists them).")] = None,
-    name: Annotated[Optional[str], typer.Option(help="Output name under models/ [default: the method].")] = None,
-    max_steps: Annotated[Optional[int], typer.Option(min=1, help="Optimizer steps [default: one epoch].")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(min=1, help="Examples per micro-batch [default: 2].")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Peak learning rate [default: 2e-4].")] = None,
-    max_length: Annotated[Optional[int], typer.Option(
-        min=64, help="Tokens per example; retrieved context is cut first [default: 640].")] = None,
-    k: Annotated[Optional[int], typer.Option(min=0, help="Retrieved cases per hybrid prompt [default: 3].")] = None,
-    eval_every: Annotated[Optional[int], typer.Option(min=1, help="Steps between val-loss evaluations [default: 10].")] = None,
-    save_every: Annotated[Optional[int], typer.Option(min=1, help="Steps between checkpoints [default: 10].")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed [default: 0].")] = None,
+    name: Annotated[Optional[str], _opt(TrainConfig, "name")] = None,
+    max_steps: Annotated[Optional[int], _opt(TrainConfig, "max_steps", min=1)] = None,
+    batch_size: Annotated[Optional[int], _opt(TrainConfig, "batch_size", min=1)] = None,
+    lr: Annotated[Optional[float], _opt(TrainConfig, "lr")] = None,
+    max_length: Annotated[Optional[int], _opt(TrainConfig, "max_length", min=64)] = None,
+    k: Annotated[Optional[int], _opt(TrainConfig, "k", min=0)] = None,
+    eval_every: Annotated[Optional[int], _opt(TrainConfig, "eval_every", min=1)] = None,
+    save_every: Annotated[Optional[int], _opt(TrainConfig, "save_every", min=1)] = None,
+    seed: Annotated[Optional[int], _opt(TrainConfig, "seed")] = None,
+    extra: Annotated[Optional[list[Path]], _opt(TrainConfig, "extra", "--extra")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the newest checkpoint of this run.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Delete an earlier run of this name first.")] = False,
     workspace: WorkspaceOpt = Path("workspace"),
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Fine-tune a LoRA adapter on train.jsonl (validated on val.jsonl): writes models/<name>/.
+    """Fine-tune a LoRA adapter on train.jsonl (validated on val.jsonl): writes models/NAME/.
 
     Runs on CPU or one GPU as is; on several GPUs start it with `accelerate launch -m casebase train ...`.
 
     Example: `casebase train --workspace ws --method hybrid --max-steps 30`
     """
-    from casebase.train import load_config, run
+    from casebase.train import run
 
     setup(quiet, as_json)
     try:
-        cfg = load_config(config, {"method": method, "base": base, "name": name, "max_steps": max_steps,
-                                   "batch_size": batch_size, "lr": lr, "max_length": max_length, "k": k,
-                                   "eval_every": eval_every, "save_every": save_every, "seed": seed})
+        cfg = from_cli(TrainConfig, config, locals() | {"extra": extra or None}, "train")
         manifest = run(Workspace.at(workspace), cfg, resume=resume, overwrite=overwrite)
     except USER_ERRORS as err:
         fail(err)
@@ -347,7 +343,7 @@ def train(
 
 @app.command()
 def merge(
-    model_dir: Annotated[Path, typer.Argument(help="A directory written by `casebase train` (models/<name>).")],
+    model_dir: Annotated[Path, typer.Argument(help="A directory written by `casebase train` (models/NAME).")],
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Where to write [default: MODEL_DIR/merged].")] = None,
     base: Annotated[Optional[str], typer.Option(help="Base model spec [default: the one in the adapter's manifest].")] = None,
     quiet: QuietOpt = False,
@@ -369,40 +365,63 @@ def merge(
 
 @app.command()
 def evaluate(
-    arms: Annotated[Optional[str], typer.Option(
-        help="Comma list of retrieval, base, base+rag, standard, standard+rag, hybrid+rag "
-             "[default: every arm whose adapter exists].")] = None,
-    limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N test tickets.")] = None,
-    llm: Annotated[Optional[str], typer.Option(
-        help="Base model for the LLM arms: local, local:PATH, openai:BASE_URL#MODEL (adapter arms then ask the "
-             "models 'standard' and 'hybrid'), fake [default: the adapters' base].")] = None,
-    gold_file: Annotated[Optional[Path], typer.Option(
-        help="CSV of ticket_id,solution_message_id: the accepted post is the gold (forum-support's solutions.csv).")] = None,
-    name: Annotated[Optional[str], typer.Option(help="Run name under eval/ [default: the time].")] = None,
-    k: Annotated[int, typer.Option(min=1, help="Retrieved cases in +rag prompts.")] = 3,
-    max_new_tokens: Annotated[int, typer.Option(min=8, help="Longest reply (tokens).")] = 160,
-    batch_size: Annotated[int, typer.Option(min=1, help="Prompts per generation batch.")] = 8,
+    arms: Annotated[Optional[str], _opt(EvaluateConfig, "arms")] = None,
+    limit: Annotated[Optional[int], _opt(EvaluateConfig, "limit", min=1)] = None,
+    llm: Annotated[Optional[str], _opt(EvaluateConfig, "llm")] = None,
+    gold_file: Annotated[Optional[Path], _opt(EvaluateConfig, "gold_file")] = None,
+    name: Annotated[Optional[str], _opt(EvaluateConfig, "name")] = None,
+    k: Annotated[Optional[int], _opt(EvaluateConfig, "k", min=1)] = None,
+    max_new_tokens: Annotated[Optional[int], _opt(EvaluateConfig, "max_new_tokens", min=8)] = None,
+    batch_size: Annotated[Optional[int], _opt(EvaluateConfig, "batch_size", min=1)] = None,
+    config: Annotated[Optional[Path], typer.Option(
+        "--config", help="TOML, YAML or JSON file with any of these settings (flags override it).")] = None,
     workspace: WorkspaceOpt = Path("workspace"),
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Score every arm on held-out test tickets against their real resolutions: writes eval/<run>/.
+    """Score every arm on held-out test tickets against their real resolutions: writes eval/RUN/ and a release.
 
-    results.csv (ticket x arm), summary.json (95% bootstrap intervals, paired differences, triage)
-    and a self-contained report.html. Replies are cached: a killed run resumes with the same --name.
+    results.csv (ticket x arm), summary.json (95% bootstrap intervals, paired differences, triage), a
+    self-contained report.html, and releases/RUN/manifest.json: the recommended arm as `casebase serve` serves it
+    (a trial when fewer than 30 tickets or the fake model). Replies are cached: a killed run resumes with the same --name.
 
     Example: `casebase evaluate --workspace ws --limit 60 --gold-file solutions.csv`
     """
+    from casebase.config import from_cli
     from casebase.evaluate import run
 
     setup(quiet, as_json)
     try:
-        check_text_file(gold_file, "--gold-file")
-        summary = run(Workspace.at(workspace), arms=arms, limit=limit, llm=llm, name=name, gold_file=gold_file,
-                      k=k, max_new_tokens=max_new_tokens, batch_size=batch_size)
+        cfg = from_cli(EvaluateConfig, config, locals(), "evaluate")
+        check_text_file(cfg.gold_file, "--gold-file")
+        summary = run(Workspace.at(workspace), cfg)
     except USER_ERRORS as err:
         fail(err)
     emit(summary, as_json, quiet, print_evaluate)
+
+
+@app.command()
+def releases(
+    workspace: WorkspaceOpt = Path("workspace"),
+    as_json: JsonOpt = False,
+) -> None:
+    """List the releases `casebase evaluate` made, newest first, each checked against the files on disk.
+
+    `latest` (what `casebase serve` serves by default) is the newest that is not a trial.
+
+    Example: `casebase releases --workspace ws`
+    """
+    from casebase.releases import all_releases, find, mismatches
+
+    try:
+        ws = Workspace.at(workspace, create=False)
+        found = all_releases(ws)
+        latest = find(ws, "latest")
+        rows = [r | {"latest": latest is not None and r.get("name") == latest.get("name"),
+                     "problems": [r["error"]] if "error" in r else mismatches(ws, r)} for r in found]
+    except USER_ERRORS as err:
+        fail(err)
+    emit({"releases": rows}, as_json, False, print_releases)
 
 
 @app.command()
@@ -431,12 +450,10 @@ def forget(
 @app.command()
 def demo(
     workspace: WorkspaceOpt = Path("workspace/demo"),
-    tickets: Annotated[int, typer.Option("--tickets", min=20, help="Sample size.")] = 1500,
-    seed: Annotated[int, typer.Option(help="Random seed of the sample.")] = 0,
-    train_steps: Annotated[int, typer.Option(
-        min=0, help="Steps of the small hybrid LoRA adapter trained at the end (0: skip training).")] = 8,
-    eval_tickets: Annotated[int, typer.Option(
-        min=0, help="Test tickets in the closing evaluation of retrieval, base+rag and hybrid+rag (0: skip).")] = 12,
+    tickets: Annotated[Optional[int], _opt(DemoConfig, "tickets", "--tickets", min=20)] = None,
+    seed: Annotated[Optional[int], _opt(DemoConfig, "seed")] = None,
+    train_steps: Annotated[Optional[int], _opt(DemoConfig, "train_steps", min=0)] = None,
+    eval_tickets: Annotated[Optional[int], _opt(DemoConfig, "eval_tickets", min=0)] = None,
     serve_after: Annotated[bool, typer.Option(
         "--serve/--no-serve", help="End by serving the demo workspace on 127.0.0.1 (Ctrl+C stops it).")] = True,
     port: Annotated[int, typer.Option(help="Port for --serve.")] = 8000,
@@ -451,16 +468,19 @@ def demo(
     setup(quiet, False)
     try:
         ws = Workspace.at(workspace)
-        run(ws, tickets=tickets, seed=seed, train_steps=train_steps, eval_tickets=eval_tickets, quiet=quiet)
+        cfg = from_cli(DemoConfig, None, locals(), "demo")
+        run(ws, cfg, quiet=quiet)
     except USER_ERRORS as err:
         fail(err)
     if serve_after:
         out.print(f"serving the demo on http://127.0.0.1:{port}/ (Ctrl+C stops it; the same on your own export: "
                   f"`casebase serve --workspace WS`)")
-        serve(host="127.0.0.1", port=port, arm=None, llm=None, workspace=ws.root)
+        # the demo's own release, by name: 12 tickets make it a trial, which `--release latest` never picks
+        serve(release="demo" if cfg.eval_tickets else None, host="127.0.0.1", port=port, workspace=ws.root)
 
 
 from casebase.cli_serve import export_feedback, serve, suggest, token  # noqa: E402,F401  (registers the serving commands)
+from casebase.cli_rerun import rerun_command  # noqa: E402,F401  (registers `casebase rerun`)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

@@ -1,4 +1,4 @@
-"""The serving commands of the ``casebase`` command line: suggest, serve, export-feedback
+"""The serving commands of the ``casebase`` command line: suggest, serve, token, export-feedback
 (registered on ``casebase.cli.app``)."""
 
 from __future__ import annotations
@@ -10,27 +10,34 @@ from typing import Annotated, Optional
 import typer
 
 from casebase.cli import JsonOpt, LanguagesOpt, QuietOpt, WorkspaceOpt, app, emit, fail, setup
-from casebase.errors import CasebaseError
 from rich.text import Text
 
+from casebase.config import from_cli, option
+from casebase.errors import CasebaseError
 from casebase.render import out, print_suggestion
+from casebase.serve.config import ServeConfig
 from casebase.workspace import Workspace
+
+
+ConfigOpt = Annotated[Optional[Path], typer.Option(
+    "--config", help="TOML, YAML or JSON file with any of these settings (flags override it).")]
 
 
 @app.command()
 def suggest(
     text: Annotated[str, typer.Argument(help="The ticket's message (body).")],
     subject: Annotated[str, typer.Option(help="The ticket's subject.")] = "",
-    arm: Annotated[Optional[str], typer.Option(
-        help="retrieval, base, base+rag, standard, standard+rag or hybrid+rag [default: the recommended arm of the latest "
-             "evaluation, else base+rag].")] = None,
-    llm: Annotated[Optional[str], typer.Option(help="Base model spec (local, local:PATH, openai:URL#MODEL).")] = None,
-    k: Annotated[int, typer.Option(min=1, help="Past cases cited.")] = 3,
+    release: Annotated[Optional[str], option(ServeConfig, "release")] = None,
+    arm: Annotated[Optional[str], option(ServeConfig, "arm")] = None,
+    llm: Annotated[Optional[str], option(ServeConfig, "llm")] = None,
+    k: Annotated[Optional[int], option(ServeConfig, "k", min=1)] = None,
+    max_new_tokens: Annotated[Optional[int], option(ServeConfig, "max_new_tokens", min=8)] = None,
+    config: ConfigOpt = None,
     workspace: WorkspaceOpt = Path("workspace"),
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """A draft solution, urgency and category for a new ticket, with the past cases it rests on.
+    """A draft solution, urgency and category for a new ticket, with the past cases it rests on (the release's arm).
 
     Example: `casebase suggest --workspace ws --subject "ATP" "Error BTE 01000821 when running ATP check"`
     """
@@ -38,33 +45,42 @@ def suggest(
 
     setup(quiet, as_json)
     try:
-        engine = Suggester(Workspace.at(workspace, create=False), arm=arm, llm=llm, k=k)
+        cfg = from_cli(ServeConfig, config, locals(), "suggest")
+        engine = Suggester(Workspace.at(workspace, create=False), arm=cfg.arm, llm=cfg.llm, k=cfg.k,
+                           max_new_tokens=cfg.max_new_tokens, release=cfg.release)
         subject, text, redacted = engine.redact_ticket(subject, text)
-        answer = engine.suggest(subject, text) | {"redacted": redacted}
+        answer = engine.suggest(subject, text) | {"redacted": redacted, "release": _release_name(engine)}
+        answer.pop("prompt_messages", None)
     except CasebaseError as err:
         fail(err)
     emit(answer, as_json, quiet, print_suggestion)
 
 
+def _release_name(engine) -> str | None:
+    return engine.release["name"] if engine.release else None
+
+
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on; beyond loopback only with a token of 16+ characters.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
-    arm: Annotated[Optional[str], typer.Option(help="Generation arm [default: recommended by the latest evaluation, else base+rag].")] = None,
-    llm: Annotated[Optional[str], typer.Option(help="Base model spec (local, local:PATH, openai:URL#MODEL).")] = None,
+    release: Annotated[Optional[str], option(ServeConfig, "release")] = None,
+    arm: Annotated[Optional[str], option(ServeConfig, "arm")] = None,
+    llm: Annotated[Optional[str], option(ServeConfig, "llm")] = None,
+    k: Annotated[Optional[int], option(ServeConfig, "k", min=1)] = None,
+    max_new_tokens: Annotated[Optional[int], option(ServeConfig, "max_new_tokens", min=8)] = None,
+    host: Annotated[Optional[str], option(ServeConfig, "host")] = None,
+    port: Annotated[Optional[int], option(ServeConfig, "port", min=1, max=65535)] = None,
     languages: LanguagesOpt = None,
-    allowed_host: Annotated[Optional[list[str]], typer.Option(
-        "--allowed-host", help="A Host name clients use to reach the server (repeatable; '*' turns the check off). "
-                               "Loopback names, the --host address and, on 0.0.0.0, this machine's names are allowed.")] = None,
-    tokens_file: Annotated[Optional[Path], typer.Option(
-        envvar="CASEBASE_TOKENS_FILE", help="TOML file of named agent tokens (name = \"sha256:<hex>\"), made by "
-                                            "`casebase token`; feedback and retained cases record the agent.")] = None,
+    allowed_host: Annotated[Optional[list[str]], option(ServeConfig, "allowed_host", "--allowed-host")] = None,
+    tokens_file: Annotated[Optional[Path], option(ServeConfig, "tokens_file", envvar="CASEBASE_TOKENS_FILE")] = None,
+    config: ConfigOpt = None,
     workspace: WorkspaceOpt = Path("workspace"),
 ) -> None:
     """Serve the API (/api/..., OpenAPI at /docs) and the agents' page (/) over a workspace.
 
-    With `CASEBASE_TOKEN` or `--tokens-file` set, every route but the page and /healthz needs
-    `Authorization: Bearer <token>`. Requests for another Host name are refused (DNS rebinding).
+    Serves a release exactly as `casebase evaluate` measured it (`--release latest` by default: the newest that is
+    not a trial; `casebase releases` lists them), refusing one whose adapter or model changed since; with no release,
+    retrieval only. With `CASEBASE_TOKEN` or `--tokens-file` set, every route but the page and /healthz needs
+    `Authorization: Bearer TOKEN`. Requests for another Host name are refused (DNS rebinding).
 
     Example: `CASEBASE_TOKEN=$(python -c 'import secrets; print(secrets.token_urlsafe(32))') casebase serve -w ws --host 0.0.0.0 --allowed-host desk.example.com`
     """
@@ -74,20 +90,26 @@ def serve(
     from casebase.serve.security import bind_socket
 
     try:
-        check_bind(host, os.environ.get("CASEBASE_TOKEN"), tokens_file)
-        sock = bind_socket(host, port)  # a busy port is an error now, not after "serving on"
-        application = create_app(Workspace.at(workspace, create=False), arm=arm, llm=llm, languages=languages,
-                                 tokens_file=tokens_file, host=host, allowed_host=allowed_host)
+        cfg = from_cli(ServeConfig, config, locals(), "serve")
+        if cfg.arm and release:
+            raise CasebaseError("--arm serves an arm ad hoc and --release serves what an evaluation measured: give one")
+        check_bind(cfg.host, os.environ.get("CASEBASE_TOKEN"), cfg.tokens_file)
+        sock = bind_socket(cfg.host, cfg.port)  # a busy port is an error now, not after "serving on"
+        application = create_app(Workspace.at(workspace, create=False), config=cfg, languages=languages)
         application.state.engine.warm()
     except CasebaseError as err:
         fail(err)
     engine = application.state.engine
-    out.print(Text(f"casebase serving {workspace} on http://{host}:{port}/ (arm {engine.arm}: {engine.reason}); "
+    out.print(Text(f"casebase serving {workspace} on http://{cfg.host}:{cfg.port}/ (arm {engine.arm}: {engine.reason}); "
                    f"token {'required' if application.state.tokens.required else 'off (loopback only)'}; "
                    f"hosts {', '.join(application.state.allowed_hosts)}; Ctrl+C stops it"))
-    config = uvicorn.Config(application, log_level="warning", timeout_keep_alive=5, limit_concurrency=256,
-                            h11_max_incomplete_event_size=32_768)
-    uvicorn.Server(config).run(sockets=[sock])
+    if engine.release and engine.release.get("status") == "trial":
+        out.print(Text(f"note: release {engine.release['name']} is a TRIAL ("
+                       f"{'; '.join(engine.release.get('trial_because') or [])}): fine for a look, not for a desk; "
+                       "evaluate on 30+ tickets with a real model for a release"))
+    uv = uvicorn.Config(application, log_level="warning", timeout_keep_alive=5, limit_concurrency=256,
+                        h11_max_incomplete_event_size=32_768)
+    uvicorn.Server(uv).run(sockets=[sock])
 
 
 @app.command()
@@ -117,17 +139,26 @@ def export_feedback(
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write accepted and edited answers from casebase.db as SFT-ready chat JSONL (the next training round).
+    """Write accepted and edited answers from casebase.db as chat JSONL for `casebase train --extra`: the exact
+    prompt each draft was generated from, then the agent's final answer. Rejected drafts and suggestions stored
+    without their prompt (retrieval-only, abstained, older casebase) are left out and counted.
 
-    Example: `casebase export-feedback --workspace ws --out feedback.jsonl`
+    Example: `casebase export-feedback -w ws --out feedback.jsonl && casebase train -w ws --extra feedback.jsonl`
     """
-    from casebase.serve.store import Store
+    from casebase.serve.store import SKIP_REASONS, Store
 
     setup(quiet, as_json)
     ws = Workspace.at(workspace, create=False)
-    if not (ws.root / "casebase.db").exists():
+    if not (ws.db).exists():
         fail(CasebaseError(f"no casebase.db in {ws.root}: serve the workspace and collect feedback first "
                            f"(`casebase serve --workspace {ws.root}`)"))
-    n = Store(ws.root / "casebase.db").export_feedback(out_file)
-    emit({"examples": n, "out": str(out_file)}, as_json, quiet,
-         lambda r: out.print(Text(f"wrote {r['examples']} examples (accepted + edited answers) to {r['out']}")))
+    result = Store(ws.db).export_feedback(out_file)
+
+    def show(r: dict) -> None:
+        out.print(Text(f"wrote {r['examples']} examples (accepted + edited answers) to {r['out']}; train on them with "
+                       f"`casebase train --workspace {ws.root} --extra {r['out']}`"))
+        for reason, n in r["skipped"].items():
+            if n:
+                out.print(Text(f"  left out {n}: {SKIP_REASONS[reason]}"))
+
+    emit(result, as_json, quiet, show)

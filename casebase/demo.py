@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 
+from pydantic import Field
 from rich.text import Text
 
 from casebase import progress
+from casebase.config import StageConfig, resolve
+from casebase.sample.config import SampleConfig
 from casebase.render import print_evaluate, print_ingest, print_train, say
 from casebase.workspace import Workspace
 
@@ -19,9 +22,21 @@ def step(name: str, what: str) -> Text:
     return Text.assemble((name, "bold"), f": {what}")
 
 
-def run(ws: Workspace, tickets: int = 1500, seed: int = 0, train_steps: int = 8, eval_tickets: int = 12,
-        quiet: bool = False) -> None:
+class DemoConfig(StageConfig):
+    """`casebase demo`'s settings (no manifest of its own: each stage it runs writes one)."""
+
+    tickets: int = Field(SampleConfig.model_fields["tickets"].default, ge=20, description="Sample size.")
+    seed: int = Field(SampleConfig.model_fields["seed"].default, description="Random seed of the sample.")
+    train_steps: int = Field(8, ge=0, description="Steps of the small hybrid LoRA adapter trained at the end "
+                             "(0: skip training).")
+    eval_tickets: int = Field(12, ge=0, description="Test tickets in the closing evaluation of retrieval, base+rag "
+                              "and hybrid+rag (0: skip).")
+
+
+def run(ws: Workspace, cfg: DemoConfig | None = None, quiet: bool = False, **overrides) -> None:
     """sample -> ingest -> extract -> split -> index -> train (hybrid, ``train_steps``) -> evaluate; prints a summary."""
+    cfg = resolve(DemoConfig, cfg, overrides, "demo")
+    tickets, seed, train_steps, eval_tickets = cfg.tickets, cfg.seed, cfg.train_steps, cfg.eval_tickets
     from casebase.extract import run as extract_run
     from casebase.ingest import run as ingest_run
     from casebase.retrieve import build_index, load_index
@@ -41,7 +56,7 @@ def run(ws: Workspace, tickets: int = 1500, seed: int = 0, train_steps: int = 8,
     sp = split_run(ws)
     progress.log(step("5/7 index", "MiniLM + BM25 over the train cases"))
     ix = build_index(ws)
-    test = [json.loads(line) for line in (ws.root / "test.jsonl").read_text().splitlines()[:1]]
+    test = [json.loads(line) for line in (ws.split("test")).read_text().splitlines()[:1]]
     hit = load_index(ws).search(test[0]["problem"], k=3) if test else None
     tr = None
     if train_steps:

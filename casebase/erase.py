@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from casebase.retrieve.config import IndexConfig
 from casebase.workspace import Workspace, file_sha256
 from casebase.workspace import atomic_write as atomic
 
@@ -78,10 +79,10 @@ def case_files(ws: Workspace) -> list[Path]:
 def plan_cases(ws: Workspace, plan: Plan, ids: set[str]) -> None:
     for path in case_files(ws):
         _parquet(plan, ws, path, ids)
-    for path in sorted((ws.root / "cache").glob("extract-*.jsonl")):
+    for path in sorted(ws.cache.glob("extract-*.jsonl")):
         _jsonl(plan, ws, path, lambda row: row.get("ticket_id") in ids)
     # embedding checkpoints of a killed `casebase index` (vectors of case texts): recomputable, so removed
-    for path in sorted((ws.root / "cache").glob("index-embed-*")):
+    for path in sorted(ws.cache.glob("index-embed-*")):
         plan.add(str(path.relative_to(ws.root)), 1, 1, lambda p=path: shutil.rmtree(p, ignore_errors=True))
 
 
@@ -120,13 +121,13 @@ def _jsonl(plan: Plan, ws: Workspace, path: Path, drop) -> None:
 
 
 def split_ids(ws: Workspace) -> dict[str, set[str]]:
-    return {s: {str(r.get("ticket_id")) for r in jsonl_rows(ws.root / f"{s}.jsonl") if r} for s in SPLITS}
+    return {s: {str(r.get("ticket_id")) for r in jsonl_rows(ws.split(s)) if r} for s in SPLITS}
 
 
 def plan_splits(ws: Workspace, plan: Plan, ids: set[str]) -> None:
     for split in SPLITS:
-        _jsonl(plan, ws, ws.root / f"{split}.jsonl", lambda row: str(row.get("ticket_id")) in ids)
-    path = ws.root / "split-removed.csv"
+        _jsonl(plan, ws, ws.split(split), lambda row: str(row.get("ticket_id")) in ids)
+    path = ws.split_removed
     if path.exists():
         removed = pd.read_csv(path, dtype=str, keep_default_na=False)
         drop = removed["ticket_id"].isin(ids)
@@ -152,8 +153,8 @@ def plan_index(ws: Workspace, plan: Plan, ids: set[str], at: str) -> set[str]:
     meta = pd.read_parquet(root / "metadata.parquet")
     held = set(meta["case_id"].astype(str))
     keep = ~meta["case_id"].astype(str).isin(ids).to_numpy()
-    before = {s: file_sha256(ws.root / f"{s}.jsonl") if (ws.root / f"{s}.jsonl").exists() else None
-              for s in ("train", "val")}  # the splits as they are now, before forget filters them
+    before = {s: file_sha256(ws.root / f) if (ws.root / f).exists() else None
+              for s, f in INDEX_INPUTS.items()}  # the inputs as they are now, before forget filters them
 
     def write() -> None:
         embeddings = np.load(root / "embeddings.npy")[keep]
@@ -166,9 +167,10 @@ def plan_index(ws: Workspace, plan: Plan, ids: set[str], at: str) -> set[str]:
         graph = None
         if info.get("kind") == "hnsw":
             graph, info = _decide_ann(len(kept), info.get("threshold", 0), embeddings, info.get("mode", "auto"),
-                                      info.get("target_recall", 0.95))
+                                      info.get("target_recall", IndexConfig.model_fields["ann_recall"].default))
         new = {**manifest, "count": len(kept), "ann": info,
-               "bm25": {**manifest.get("bm25", {}), "vocabulary": len(bm25.retriever.vocab_dict)},
+               "bm25": {**manifest.get("bm25", {}), "vocabulary": len(bm25.retriever.vocab_dict),
+                        "avgdl": bm25.avgdl},
                "forgotten": [*manifest.get("forgotten", []), {"at": at, "tickets": len(ids),
                                                               "rows_removed": int((~keep).sum())}]}
         new["inputs"], new["build_key"] = _index_inputs(ws, manifest, before)
@@ -183,8 +185,8 @@ def _index_inputs(ws: Workspace, manifest: dict, before: dict[str, str | None]) 
     built from the very split files forget filtered, it records their new hashes, so `casebase index` sees it up
     to date (rebuilding would drop cases retained by the server)."""
     inputs, key = json.loads(json.dumps(manifest.get("inputs") or {})), dict(manifest.get("build_key") or {})
-    for split in ("train", "val"):
-        path, entry = ws.root / f"{split}.jsonl", inputs.get(split)
+    for split, name in INDEX_INPUTS.items():
+        path, entry = ws.root / name, inputs.get(split)
         if entry and path.exists() and before.get(split) and entry.get("sha256") == before[split]:
             entry["sha256"] = file_sha256(path)
             if key.get(f"{split}_sha256") == before[split]:
@@ -194,8 +196,24 @@ def _index_inputs(ws: Workspace, manifest: dict, before: dict[str, str | None]) 
     return inputs, key
 
 
+INDEX_INPUTS = {"train": "train.jsonl", "val": "val.jsonl", "retained": "cases-retained.jsonl"}
+
+
+def plan_retained(ws: Workspace, plan: Plan, ids: set[str]) -> None:
+    """Cases the server retained (``cases-retained.jsonl``) and their segment vectors; run before ``plan_index``,
+    which records the filtered file's hash."""
+    from casebase.retrieve.retained import RETAINED, forget_ids
+
+    path = ws.root / RETAINED
+    if not path.exists():
+        return
+    rows = jsonl_rows(path)
+    removed = sum(1 for r in rows if r is None or str(r.get("ticket_id")) in ids)
+    plan.add(RETAINED, len(rows), removed, lambda: forget_ids(ws.root, ids))
+
+
 def db_rows(ws: Workspace, sql: str, args=()) -> list[tuple]:
-    path = ws.root / "casebase.db"
+    path = ws.db
     if not path.exists():
         return []
     # a plain connection: one opened read-only would leave -wal/-shm files behind; this one only reads, and when it
@@ -228,7 +246,7 @@ def _doomed_suggestions(ws: Workspace, ids: set[str], pattern: re.Pattern | None
 
 
 def plan_db(ws: Workspace, plan: Plan, ids: set[str], pattern: re.Pattern | None = None) -> None:
-    path = ws.root / "casebase.db"
+    path = ws.db
     if not path.exists():
         return
     retained = [r[0] for r in db_rows(ws, "SELECT case_id FROM retained_cases") if str(r[0]) in ids]
@@ -263,7 +281,7 @@ def plan_db(ws: Workspace, plan: Plan, ids: set[str], pattern: re.Pattern | None
 def plan_evals(ws: Workspace, plan: Plan, ids: set[str], pattern: re.Pattern | None = None) -> None:
     """Per evaluation run: results rows and cached replies of erased tickets (or that retrieved one); the report
     when it shows an erased ticket. The run's numbers stay, marked stale."""
-    for d in sorted(p for p in (ws.root / "eval").glob("*") if p.is_dir()):
+    for d in sorted(p for p in ws.evals.glob("*") if p.is_dir()):
         path = d / "results.csv"
         if path.exists():
             res = pd.read_csv(path, dtype=str, keep_default_na=False)

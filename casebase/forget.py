@@ -23,7 +23,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import difflib
-import json
 import re
 import time
 from dataclasses import dataclass
@@ -68,6 +67,7 @@ def run(ws: Workspace, tickets=(), persons=(), texts=(), dry_run: bool = False) 
     erase.plan_cases(ws, plan, sel.ids)
     splits = erase.split_ids(ws)
     erase.plan_splits(ws, plan, sel.ids)
+    erase.plan_retained(ws, plan, sel.ids)
     index_ids = erase.plan_index(ws, plan, sel.ids, at)
     erase.plan_db(ws, plan, sel.ids, sel.pattern)
     erase.plan_evals(ws, plan, sel.ids, sel.pattern)
@@ -87,6 +87,11 @@ def run(ws: Workspace, tickets=(), persons=(), texts=(), dry_run: bool = False) 
             rewritten[path.resolve()] = file_sha256(path)
     entry = {"at": at, "tickets": len(sel.ids), "selectors": sel.types}
     _update_stage_manifests(ws, plan, rewritten, entry)
+    if plan.writes and ws.index.exists():  # running servers load the index again within a second
+        from casebase.retrieve.retained import bump_generation, locked
+
+        with locked(ws.root):
+            bump_generation(ws.root, new_base=f"forget-{now:%Y%m%dT%H%M%S%f}")
     for path in stale:
         mark_stale(ws.root / path, reason, at)
     counts = {k: v["rows_removed"] for k, v in plan.rows.items() if v["rows_removed"]}
@@ -201,10 +206,10 @@ def _other_texts(ws: Workspace):
         q = read_quarantine(ws)
         yield q["ticket_id"], q["preview"]
     for split in SPLITS:
-        for row in jsonl_rows(ws.root / f"{split}.jsonl"):
+        for row in jsonl_rows(ws.split(split)):
             if row:
                 yield [row.get("ticket_id")], [f"{row.get('problem')}\n{row.get('solution')}"]
-    meta = ws.root / "index" / "metadata.parquet"
+    meta = ws.index / "metadata.parquet"
     if meta.exists():
         m = pd.read_parquet(meta)
         for col in ("problem", "solution", "text"):
@@ -212,6 +217,9 @@ def _other_texts(ws: Workspace):
                 yield m["case_id"], m[col]
     for case_id, case_json in db_rows(ws, "SELECT case_id, case_json FROM retained_cases"):
         yield [case_id], [case_json]
+    for row in jsonl_rows(ws.retained):
+        if row:
+            yield [row.get("ticket_id")], [f"{row.get('problem')}\n{row.get('solution')}"]
 
 
 def _known_ids(ws: Workspace) -> set[str]:
@@ -222,11 +230,12 @@ def _known_ids(ws: Workspace) -> set[str]:
     if ws.quarantine.exists():
         known.update(read_quarantine(ws)["ticket_id"].dropna())
     for split in SPLITS:
-        known.update(str(r["ticket_id"]) for r in jsonl_rows(ws.root / f"{split}.jsonl") if r and "ticket_id" in r)
-    meta = ws.root / "index" / "metadata.parquet"
+        known.update(str(r["ticket_id"]) for r in jsonl_rows(ws.split(split)) if r and "ticket_id" in r)
+    meta = ws.index / "metadata.parquet"
     if meta.exists():
         known.update(pd.read_parquet(meta, columns=["case_id"])["case_id"].astype(str))
     known.update(str(r[0]) for r in db_rows(ws, "SELECT case_id FROM retained_cases"))
+    known.update(str(r["ticket_id"]) for r in jsonl_rows(ws.retained) if r and "ticket_id" in r)
     return known
 
 
@@ -260,7 +269,7 @@ def _update_stage_manifests(ws: Workspace, plan: erase.Plan, rewritten: dict[Pat
         elif stage == "split":
             counts.update({s: plan.rows[f"{s}.jsonl"]["rows_after"] for s in SPLITS if f"{s}.jsonl" in plan.rows})
         elif stage == "index":
-            idx = load_json(ws.root / "index" / "manifest.json") or {}
+            idx = load_json(ws.index / "manifest.json") or {}
             counts["cases"] = idx.get("count", 0)
             if "bm25" in idx:
                 counts["bm25_vocabulary"] = idx["bm25"].get("vocabulary")
@@ -296,16 +305,17 @@ def _refresh_hashes(node, rewritten: dict[Path, str]) -> bool:
 
 
 def _notes(ws: Workspace) -> list[str]:
-    notes = ["a running `casebase serve` keeps the old index in memory: restart it"]
+    notes = ["a running `casebase serve` reloads the index within a second (its generation moved); restart it to "
+             "report the stale marks of the release it serves"]
     ingest = ws.read_manifest("ingest") or {}
     sources = [v["path"] for v in ingest.get("inputs", {}).values() if isinstance(v, dict) and "path" in v]
     if sources:
         notes.append("the raw export still holds these tickets (a new `casebase ingest` would bring them back): "
                      "erase them there too: " + ", ".join(sources))
-    added = (load_json(ws.root / "index" / "manifest.json") or {}).get("added") or []
+    added = (load_json(ws.index / "manifest.json") or {}).get("added") or []
     if outside := sorted({str(a["path"]) for a in added if a.get("path") and Path(a["path"]).exists()
                           and ws.root.resolve() not in Path(a["path"]).resolve().parents}):
         notes.append("files given to `casebase index --add` may hold them too: " + ", ".join(outside))
-    if (ws.root / "casebase.db").exists():
+    if (ws.db).exists():
         notes.append("files written by `casebase export-feedback` outside the workspace are not searched")
     return notes

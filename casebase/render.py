@@ -32,7 +32,9 @@ def print_error(message: str) -> None:
 
 def print_ingest(m: dict, workspace: Path) -> None:
     c = m["counts"]
-    table = Table(title=Text(f"ingest ({m['config']['mapping']['name']} mapping)"), show_header=True)
+    mapping = m.get("mapping") or m["config"]["mapping"]  # the resolved mapping (older manifests: in config)
+    name = mapping["name"] if isinstance(mapping, dict) else mapping
+    table = Table(title=Text(f"ingest ({name} mapping)"), show_header=True)
     for col in ("rows", "in", "out", "quarantined"):
         table.add_column(col, justify="right" if col != "rows" else "left")
     for key, label in (("tickets", "tickets"), ("messages", "history messages"),
@@ -151,7 +153,8 @@ def print_train(m: dict) -> None:
     loss, c, t = m["loss"], m["counts"], m["timings_s"]
     verdict = ("below", "green") if loss["val_best"] < loss["val_start"] else ("not below", "red")
     say(f"{m['method']} adapter on {m['base_model']}: {c['steps']} steps, {c['train_examples']} train examples, "
-        f"{t['tokens_per_s']:.0f} tokens/s ({t['total']:.0f} s in all)")
+        + (f"{c['extra_examples']} extra (--extra), " if c.get("extra_examples") else "")
+        + f"{t['tokens_per_s']:.0f} tokens/s ({t['total']:.0f} s in all)")
     say(f"val loss {loss['val_start']:.4f} -> best {loss['val_best']:.4f} at step {loss['best_step']} (", verdict,
         f" the start){'; stopped early' if m['stopped_early'] else ''}")
     say(f"-> {m['outputs']['adapter']} (curves: {m['outputs']['plot']})")
@@ -168,8 +171,31 @@ def print_evaluate(s: dict) -> None:
                              fmt("chrf", 1), fmt("embedding_cosine"), f"{a['parse_rate']:.0%}",
                              f"{cat[arm]['accuracy']['mean']:.3f}" if arm in cat else "-"))
     out.print(table)
-    say(f"highest mean {s['primary_metric']}: {s['best_arm']} (*); serving default: {s['recommended']} "
+    say(f"highest mean {s['primary_metric']}: {s['best_arm']} (*); recommended: {s['recommended']} "
         f"({s['recommended_reason']}); report: {s['outputs']['report']}")
+    if rel := s.get("release"):
+        from casebase.releases import describe
+
+        how = (f"serve it with `casebase serve --release {rel['name']}` (a trial is never picked as latest)"
+               if rel["status"] == "trial" else "served by `casebase serve` (--release latest)")
+        say(describe(rel) + f"; {how}")
+
+
+def print_releases(r: dict) -> None:
+    if not r["releases"]:
+        say("no releases yet: `casebase evaluate` makes one (until then `casebase serve` answers with retrieval only)")
+        return
+    table = Table(title=Text("releases (newest first; latest = newest that is not a trial)"))
+    for col in ("name", "status", "arm", "metric [95% CI]", "tickets", "created", "check"):
+        table.add_column(col)
+    for rel in r["releases"]:
+        m = rel.get("metric") or {}
+        metric = f"{m['name']} {m['mean']:.3f} [{m['low']:.3f}, {m['high']:.3f}]" if m else "-"
+        status = (rel.get("status") or "unreadable") + (" (latest)" if rel.get("latest") else "")
+        check = "ok" if not rel["problems"] else "; ".join(rel["problems"])
+        table.add_row(*cells(rel.get("name", "?"), status, rel.get("arm", "-"), metric, str(rel.get("tickets", "-")),
+                             (rel.get("created_at") or "")[:19], check))
+    out.print(table)
 
 
 def print_suggestion(a: dict) -> None:

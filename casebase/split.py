@@ -18,9 +18,11 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pandas as pd
+from pydantic import Field, model_validator
 
+from casebase.config import StageConfig, resolve
 from casebase.errors import CasebaseError
-from casebase.workspace import Workspace, atomic_write, file_sha256, read_parquet, write_manifest
+from casebase.workspace import Manifest, Workspace, atomic_write, file_sha256, read_parquet, write_manifest
 
 FIELDS = ["ticket_id", "opened_at", "problem", "solution", "category", "urgency", "solution_message_ids"]
 SPLITS = ("train", "val", "test")
@@ -89,7 +91,7 @@ def assign_from_file(cases: pd.DataFrame, path: Path, val_share: float) -> tuple
 def vouch_listed(ws: Workspace, all_cases: pd.DataFrame, listed: set[str]) -> tuple[pd.DataFrame, int]:
     """Resolved cases, plus the listed tickets the extractor called unresolved, whose solution
     becomes its best candidate reply (a real message, never generated text)."""
-    from casebase.extract.heuristic import SOLUTION_WORDS, condense
+    from casebase.text import SOLUTION_WORDS, condense
 
     candidate = all_cases.get("candidate_message_id", pd.Series(None, index=all_cases.index, dtype=object))
     take = all_cases["ticket_id"].isin(listed) & ~all_cases["resolved"] & candidate.notna()
@@ -105,15 +107,35 @@ def vouch_listed(ws: Workspace, all_cases: pd.DataFrame, listed: set[str]) -> tu
     return cases, int(take.sum())
 
 
-def run(ws: Workspace, test_share: float = 0.15, val_share: float = 0.10, split_file: Path | None = None,
-        dedup_threshold: float = 0.6) -> dict:
+class SplitConfig(StageConfig):
+    test_share: float = Field(0.15, ge=0, lt=1, description="Newest share of resolved cases for test.")
+    val_share: float = Field(0.10, ge=0, lt=1, description="Next newest share for validation.")
+    split_file: Path | None = Field(None, description="CSV of ticket_id,split to honour an external split (val "
+                                    "carved from train if absent).")
+    dedup_threshold: float = Field(0.6, gt=0, le=1, description="Trigram Jaccard at which a train/val case counts "
+                                   "as a near-duplicate of a test case.")
+
+    @model_validator(mode="after")
+    def _shares_leave_train(self):
+        if self.test_share + self.val_share >= 1:
+            raise ValueError(f"--test-share {self.test_share} and --val-share {self.val_share} must sum below 1 "
+                             "(the rest is train)")
+        return self
+
+
+def run(ws: Workspace, cfg: SplitConfig | None = None, **overrides) -> Manifest:
+    """Split the resolved cases of cases.parquet; return the manifest. ``run(ws, SplitConfig(...))`` or
+    ``run(ws, test_share=0.2)``."""
+    cfg = resolve(SplitConfig, cfg, overrides, "split")
+    if cfg.split_file is not None:  # absolute in the manifest, so `casebase rerun` finds it from anywhere
+        cfg = cfg.model_copy(update={"split_file": cfg.split_file.resolve()})
+    test_share, val_share, split_file, dedup_threshold = (cfg.test_share, cfg.val_share, cfg.split_file,
+                                                          cfg.dedup_threshold)
     t0 = time.perf_counter()
-    path = ws.root / "cases.parquet"
+    path = ws.cases
     ws.require("extract", path)
     if not path.exists():
         raise CasebaseError(f"{path} not found: run `casebase extract --workspace {ws.root}` first.")
-    if not (0 <= test_share < 1 and 0 <= val_share < 1 and test_share + val_share < 1):
-        raise CasebaseError(f"--test-share {test_share} and --val-share {val_share} must be in [0, 1) and sum below 1.")
     all_cases = read_parquet(path, f"casebase extract --workspace {ws.root}")
     unlisted, vouched = 0, 0
     if split_file:
@@ -142,7 +164,7 @@ def run(ws: Workspace, test_share: float = 0.15, val_share: float = 0.10, split_
     ws.begin("split")  # each file renamed into place whole, the manifest last (with their hashes)
     for s in SPLITS:
         part = cases[cases["split"] == s].sort_values(["opened_at", "ticket_id"])
-        out = ws.root / f"{s}.jsonl"
+        out = ws.split(s)
         rows = part[[c for c in FIELDS if c in part.columns]].copy()
         rows["opened_at"] = rows["opened_at"].astype(str)
         rows["solution_message_ids"] = rows["solution_message_ids"].map(list)
@@ -152,15 +174,14 @@ def run(ws: Workspace, test_share: float = 0.15, val_share: float = 0.10, split_
     if counts["test"] and counts["train"]:
         counts["train_newest"] = str(cases.loc[cases["split"] == "train", "opened_at"].max())
         counts["test_oldest"] = str(cases.loc[cases["split"] == "test", "opened_at"].min())
-    removed_csv = ws.root / "split-removed.csv"
+    removed_csv = ws.split_removed
     removed_rows = pd.DataFrame([(k, sp, *dups[k]) for k, sp in zip(removed["ticket_id"], removed["split"])],
                                 columns=["ticket_id", "split", "near_duplicate_of_test", "jaccard"])
     atomic_write(removed_csv, lambda tmp: removed_rows.to_csv(tmp, index=False))
     inputs = {"cases": path} | ({"split_file": Path(split_file)} if split_file else {})
     return write_manifest(
         ws, "split",
-        config={"test_share": test_share, "val_share": val_share, "split_file": str(split_file) if split_file else None,
-                "dedup_threshold": dedup_threshold},
+        config=cfg.saved(),
         inputs=inputs, counts=counts, timings={"total": time.perf_counter() - t0},
         extra={"outputs": {k: {"path": str(v), "sha256": file_sha256(v)} for k, v in outputs.items()}},
         files=[*outputs.values(), removed_csv],

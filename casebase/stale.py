@@ -21,9 +21,9 @@ def stale_targets(ws: Workspace, ids: set[str], splits: dict[str, set[str]], ind
     """Manifests (relative paths) of what was built on an erased ticket: adapters (train/val), evaluations (test or
     index, or an erased case among their results) and releases. Where the record is unclear they count as built on it."""
     hit = lambda s: bool(ids & s)  # noqa: E731
-    sha = {s: file_sha256(ws.root / f"{s}.jsonl") for s in SPLITS if (ws.root / f"{s}.jsonl").exists()}
+    sha = {s: file_sha256(ws.split(s)) for s in SPLITS if (ws.split(s)).exists()}
     out, stale_adapters = [], set()
-    for d in sorted(p for p in (ws.root / "models").glob("*") if p.is_dir()):
+    for d in sorted(p for p in ws.models.glob("*") if p.is_dir()):
         manifest = load_json(d / "manifest.json")
         if manifest is None and not (d / "adapter_config.json").exists():
             continue
@@ -34,7 +34,7 @@ def stale_targets(ws: Workspace, ids: set[str], splits: dict[str, set[str]], ind
             out.append(str((d / "manifest.json").relative_to(ws.root)))
             if (d / "merged").is_dir():
                 out.append(str((d / "merged" / "casebase-merge.json").relative_to(ws.root)))
-    for d in sorted(p for p in (ws.root / "eval").glob("*") if p.is_dir()):
+    for d in sorted(p for p in ws.evals.glob("*") if p.is_dir()):
         manifest = load_json(d / "manifest.json") or {}
         used = manifest.get("inputs", {})
         results = _result_ids(d / "results.csv")
@@ -43,7 +43,7 @@ def stale_targets(ws: Workspace, ids: set[str], splits: dict[str, set[str]], ind
                 or adapters & stale_adapters):
             out += [str((d / f).relative_to(ws.root)) for f in ("summary.json", "manifest.json") if (d / f).exists()]
     if out:  # a release bundles an adapter and its evaluation: when in doubt, stale with them
-        out += [str(p.relative_to(ws.root)) for p in sorted((ws.root / "releases").glob("*/manifest.json"))]
+        out += [str(p.relative_to(ws.root)) for p in sorted(ws.releases.glob("*/manifest.json"))]
     return out
 
 
@@ -74,7 +74,7 @@ def arm_staleness(ws: Workspace, adapter: str | None, summary: str | None) -> di
     (its summary.json) is marked stale, else None: what `casebase serve` warns about and /healthz reports."""
     marks = []
     if adapter:
-        marks.append(ws.root / "models" / adapter / "manifest.json")
+        marks.append(ws.model(adapter) / "manifest.json")
     if summary:
         marks.append(Path(summary))
     found = []

@@ -29,6 +29,11 @@ from casebase.errors import CasebaseError
 
 DEFAULT_WORKSPACE = "workspace"
 
+Manifest = dict[str, Any]
+"""A stage's manifest as ``write_manifest`` writes and returns it: stage, casebase_version, git_sha, created_at,
+config (the stage's resolved config, ``StageConfig.saved()``: what ``casebase rerun`` runs again), inputs (path and
+sha256), counts, timings_s, files (the outputs' sha256), and the stage's own keys."""
+
 
 def resolve_workspace(path: str | Path | None = None) -> Path:
     """The workspace directory: the argument, else $CASEBASE_WORKSPACE, else ./workspace."""
@@ -66,6 +71,59 @@ class Workspace:
     @property
     def quarantine(self) -> Path:
         return self.root / "quarantine.csv"
+
+    @property
+    def cases(self) -> Path:
+        return self.root / "cases.parquet"
+
+    def split(self, name: str) -> Path:
+        """train.jsonl, val.jsonl or test.jsonl."""
+        return self.root / f"{name}.jsonl"
+
+    @property
+    def split_removed(self) -> Path:
+        """split-removed.csv: the near-duplicates of test cases that split left out of train/val."""
+        return self.root / "split-removed.csv"
+
+    @property
+    def retained(self) -> Path:
+        """Cases retained by agents (POST /api/cases, accepted feedback): an input of the index beside train."""
+        return self.root / "cases-retained.jsonl"
+
+    @property
+    def index(self) -> Path:
+        return self.root / "index"
+
+    @property
+    def models(self) -> Path:
+        return self.root / "models"
+
+    def model(self, name: str) -> Path:
+        return self.models / name
+
+    @property
+    def evals(self) -> Path:
+        return self.root / "eval"
+
+    def eval_run(self, name: str) -> Path:
+        return self.evals / name
+
+    @property
+    def releases(self) -> Path:
+        return self.root / "releases"
+
+    def release(self, name: str) -> Path:
+        """releases/<name>/manifest.json: what `casebase serve --release NAME` serves."""
+        return self.releases / name / "manifest.json"
+
+    @property
+    def db(self) -> Path:
+        """casebase.db: suggestions, feedback, retained-case audit (SQLite)."""
+        return self.root / "casebase.db"
+
+    @property
+    def cache(self) -> Path:
+        return self.root / "cache"
 
     @property
     def secret(self) -> Path:
@@ -141,7 +199,7 @@ def library_versions(names: tuple[str, ...] = ("pandas", "pyarrow", "ftfy", "tor
 
 def write_manifest(ws: Workspace, stage: str, *, config: dict[str, Any], inputs: dict[str, str | Path],
                    counts: dict[str, Any], timings: dict[str, float], extra: dict[str, Any] | None = None,
-                   path: Path | None = None, files: list[Path] = ()) -> dict:
+                   path: Path | None = None, files: list[Path] = ()) -> Manifest:
     """Write ``<stage>.json`` into the workspace (or to ``path``) and return it as a dict.
 
     ``files``: the outputs the stage wrote, recorded with their sha256 under ``files`` (keyed by their path
@@ -155,7 +213,8 @@ def write_manifest(ws: Workspace, stage: str, *, config: dict[str, Any], inputs:
         "python": platform.python_version(),
         "libraries": library_versions(),
         "config": config,
-        "inputs": {name: {"path": str(p), "sha256": file_sha256(p)} for name, p in inputs.items()},
+        # absolute, like ``files``: a manifest means the same read from any directory (`casebase rerun --check`)
+        "inputs": {name: {"path": str(Path(p).resolve()), "sha256": file_sha256(p)} for name, p in inputs.items()},
         "counts": counts,
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "files": {_relative(f, path.parent): {"path": str(Path(f).resolve()), "sha256": file_sha256(f)} for f in files},

@@ -45,3 +45,33 @@ def forum() -> Path:
     if not (FORUM / "messages.csv").exists():
         pytest.skip(f"forum-support data not found at {FORUM}")
     return FORUM
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    from casebase.llm.gguf import cache_dir_for, default_gguf
+
+    cached = cache_dir_for(default_gguf())
+    if not (cached / "tokenizer_config.json").exists():
+        pytest.skip("SmolLM2 not converted yet: run `make setup` (python -m casebase.llm.gguf)")
+    return AutoTokenizer.from_pretrained(cached, local_files_only=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory, tokenizer):
+    """A random 2-layer Llama with SmolLM2's tokenizer, saved as a model directory (``local:PATH``)."""
+    import torch
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=2048,
+                         tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id,
+                         eos_token_id=tokenizer.eos_token_id)
+    model = AutoModelForCausalLM.from_config(config)
+    path = tmp_path_factory.mktemp("tiny-llama")
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path

@@ -199,7 +199,7 @@ def test_big_files_are_checked_by_size_and_the_hash_of_their_ends(tmp_path, monk
 
 
 def test_evaluate_refuses_an_adapter_out_of_step_with_its_manifest(indexed_ws):
-    from casebase.evaluate.run import parse_arms
+    from casebase.arms import parse_arms
 
     ws = indexed_ws
     out = ws.root / "models" / "standard"
@@ -223,7 +223,7 @@ def test_export_feedback_replaces_its_file_whole(tmp_path):
 
     out = tmp_path / "sft.jsonl"
     out.write_text("old\n")
-    assert Store(tmp_path / "casebase.db").export_feedback(out) == 0
+    assert Store(tmp_path / "casebase.db").export_feedback(out)["examples"] == 0
     assert out.read_text() == "" and not list(tmp_path.glob(".sft*"))
 
 

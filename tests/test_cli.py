@@ -12,7 +12,7 @@ from casebase.cli import app
 
 runner = CliRunner()
 COMMANDS = ["sample", "ingest", "extract", "split", "index", "search", "train", "merge", "evaluate", "suggest",
-            "serve", "export-feedback", "forget", "demo"]
+            "serve", "export-feedback", "forget", "demo", "rerun"]
 
 
 def test_help_lists_every_command():
@@ -56,11 +56,20 @@ def test_version():
 
 
 @pytest.mark.slow  # the whole pipeline / the real model: make test-all and CI
-def test_demo_runs_on_a_tiny_sample(tmp_path):
-    """The README's `make demo` path, small: sample -> ingest -> extract -> split -> index -> train (1 step)."""
+def test_demo_runs_on_a_tiny_sample(tmp_path, monkeypatch):
+    """The README's `make demo` path, small: sample -> ingest -> extract -> split -> index -> train (1 step) ->
+    evaluate -> serve (its own trial release, by name; the server's loop is stubbed out)."""
+    import socket
+
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: None)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     ws = tmp_path / "demo"
     result = runner.invoke(app, ["demo", "--workspace", str(ws), "--tickets", "40", "--train-steps", "1",
-                                 "--eval-tickets", "1", "--no-serve"])
+                                 "--eval-tickets", "1", "--port", str(port)])
     assert result.exit_code == 0, result.output
     assert "demo done" in result.output
     manifest = json.loads((ws / "ingest.json").read_text())
@@ -74,3 +83,6 @@ def test_demo_runs_on_a_tiny_sample(tmp_path):
     assert (ws / "index" / "embeddings.npy").exists() and "search, first test ticket" in result.output
     assert (ws / "models" / "hybrid" / "adapter_model.safetensors").exists() and "hybrid adapter on" in result.output
     assert (ws / "eval" / "demo" / "report.html").exists() and "report:" in result.output
+    release = json.loads((ws / "releases" / "demo" / "manifest.json").read_text())
+    assert release["status"] == "trial" and release["tickets"] == 1
+    assert "release demo:" in result.output and "is a TRIAL" in result.output  # served by name, and says so

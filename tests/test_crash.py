@@ -35,7 +35,6 @@ from casebase.cli import app
 from casebase.errors import CasebaseError
 from casebase.retrieve.index import verify_index
 from casebase.workspace import Workspace, recover_dir, verify_outputs
-from test_train import tiny_base, tokenizer  # noqa: F401  (fixtures: a 2-layer random Llama and its tokenizer)
 
 pytestmark = pytest.mark.robust
 

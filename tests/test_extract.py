@@ -13,7 +13,8 @@ import pytest
 
 from casebase.extract import run
 from casebase.extract.features import FEATURES, thread_features
-from casebase.extract.heuristic import condense, extract_one, problem_text
+from casebase.extract.heuristic import extract_one
+from casebase.text import condense, problem_text
 from casebase.extract.llm_method import LlmExtractor
 from casebase.ingest import run as ingest
 from casebase.llm import FakeLLM

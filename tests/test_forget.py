@@ -66,7 +66,8 @@ def fws(tmp_path):
     retained.write_text(json.dumps({"ticket_id": "R-01", "opened_at": "", "problem": "Printer queue stuck in SPAD",
                                     "solution": "Restart the spool work process.", "category": "Basis",
                                     "urgency": "Low"}) + "\n")
-    add_to_index(ws, retained)
+    add_to_index(ws, retained)  # cases-retained.jsonl + the segment; the rebuild merges it into the main index
+    build_index(ws, model="fake")
     store = Store(ws.root / "casebase.db")
     store.retain({"ticket_id": "R-01", "problem": "Printer queue stuck in SPAD"})
     cited = {"cited_cases": [{"case_id": GONE, "problem": "ORA-12154 could not resolve the connect identifier"}]}
@@ -88,6 +89,11 @@ def fws(tmp_path):
                   for t in test_ids]).to_csv(run / "results.csv", index=False)
     write_manifest(ws, "evaluate", path=run / "manifest.json", config={}, counts={}, timings={},
                    inputs={"test": ws.root / "test.jsonl", "index": ws.root / "index" / "manifest.json"})
+    from casebase.releases import write_release
+
+    write_release(ws, name="r1", config={"llm": "fake", "k": 3, "max_new_tokens": 160}, eval_manifest=run / "manifest.json",
+                  summary={"recommended": "hybrid+rag", "primary_metric": "rouge_l", "tickets": len(test_ids),
+                           "arms_summary": {"hybrid+rag": {"rouge_l": {"mean": 0.3, "low": 0.2, "high": 0.4}}}})
     yield ws
     progress.set_enabled(True)
 
@@ -242,7 +248,7 @@ def test_adapter_and_evaluation_marked_stale_and_health_says_so(fws):
     from casebase.serve.app import create_app
 
     ws = fws
-    app_ = create_app(ws, llm="fake", token="")
+    app_ = create_app(ws, release="r1", llm="fake", token="")
     assert TestClient(app_, base_url="http://127.0.0.1").get("/healthz").json()["stale"] is False
     test_only = json.loads(jsonl_lines(ws.root / "test.jsonl")[0])["ticket_id"]
     r = forget(ws, "--ticket", test_only)  # a test ticket: the evaluation is stale, the adapter is not
@@ -257,7 +263,7 @@ def test_adapter_and_evaluation_marked_stale_and_health_says_so(fws):
     assert r.exit_code == 0, r.output
     assert "models/hybrid/manifest.json" in {s["path"] for s in json.loads(r.stdout)["stale"]}
     assert json.loads(model.read_text())["stale"]["reason"].startswith("forget: 1 tickets erased on ")
-    health = TestClient(create_app(ws, llm="fake", token=""), base_url="http://127.0.0.1").get("/healthz").json()
+    health = TestClient(create_app(ws, release="r1", llm="fake", token=""), base_url="http://127.0.0.1").get("/healthz").json()
     assert health["arm"] == "hybrid+rag" and health["stale"] is True and "forget: 1 tickets" in health["stale_reason"]
 
 

@@ -42,7 +42,7 @@ def test_canonical_export_is_cleaned_and_redacted(ws, tmp_path):
     manifest = run(ws, t, m)
     tickets = pd.read_parquet(ws.tickets)
     msgs = pd.read_parquet(ws.messages)
-    assert manifest["config"]["mapping"]["name"] == "canonical"
+    assert manifest["mapping"]["name"] == "canonical" and manifest["config"]["mapping"] == "auto"
     assert tickets["ticket_id"].tolist() == ["t1", "t2"]
     assert str(tickets["opened_at"].dtype).startswith("datetime64")
     assert list(msgs.columns) == ["ticket_id", "message_id", "position", "sent_at", "role", "author", "body"]

@@ -117,7 +117,7 @@ def test_messages_without_their_mapped_role_column_get_inferred_roles(tmp_path):
     (tmp_path / "t.csv").write_text("ticket_id,opened_at\nt1,2024-03-01\n")
     (tmp_path / "m.csv").write_text("ticket_id,author,body\nt1,Ana,help please\nt1,Tom,try a restart\n")
     ws, manifest = _run_ingest(tmp_path, tmp_path / "t.csv", tmp_path / "m.csv")
-    assert manifest["config"]["mapping"]["name"] == "canonical"
+    assert manifest["mapping"]["name"] == "canonical" and manifest["config"]["mapping"] == "auto"
     assert list(pd.read_parquet(ws.messages).sort_values("position")["role"]) == ["customer", "responder"]
 
 

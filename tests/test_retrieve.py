@@ -196,20 +196,19 @@ def test_problem_plus_solution_mode_and_up_to_date_skip(case_ws):
 
 
 def test_add_appends_without_reembedding(built, tmp_path):
-    before = np.load(built.root / "index" / "embeddings.npy")
+    before = (built.root / "index" / "embeddings.npy").read_bytes()
     new = tmp_path / "new.jsonl"
     write_cases(new, NEW)
     counting = CountingEmbedder()
     manifest = add_to_index(built, new, embedder=counting)
     assert sorted(counting.seen) == ["Error KI 235 account requires an assignment to a CO object in FB50",
                                      "MIRO invoice blocked for payment because of a price variance"]
-    after = np.load(built.root / "index" / "embeddings.npy")
-    assert after.shape == (22, 64) and np.array_equal(after[:20], before)
-    assert np.allclose(after[20:], FakeEmbedder().encode([c[1] for c in NEW]), atol=1e-6)
+    assert (built.root / "index" / "embeddings.npy").read_bytes() == before  # a segment: the main index is kept
     assert manifest["counts"] == {"cases": 22, "added": 2, "embedded": 2}
     index = load_index(built)
-    assert json.loads((built.root / "index" / "manifest.json").read_text())["added"][0]["cases"] == 2
-    assert ids(index.search("MRBR price variance MIRO", k=1, mode="bm25")) == ["N02"]  # BM25 was rebuilt
+    assert len(index) == 22 and index.n_main == 20
+    assert np.allclose(index._vectors([20, 21]), FakeEmbedder().encode([c[1] for c in NEW]), atol=1e-6)
+    assert ids(index.search("MRBR price variance MIRO", k=1, mode="bm25")) == ["N02"]  # the segment's BM25
     from casebase.errors import CasebaseError
     with pytest.raises(CasebaseError, match="already in the index"):
         add_to_index(built, new)
@@ -266,20 +265,18 @@ def test_ann_index_when_usearch_is_installed(case_ws):
     assert "C01" not in left and "C17" not in left
 
 
-def test_add_grows_the_graph_and_measures_its_recall_again(case_ws, tmp_path):
+def test_add_beside_a_graph_is_searched_exactly_in_the_segment(case_ws, tmp_path):
     pytest.importorskip("usearch")
     build_index(case_ws, model="fake", ann_threshold=5, ann="always")
     new = tmp_path / "new.jsonl"
     write_cases(new, NEW)
-    ann = add_to_index(case_ws, new)["ann"]
-    assert ann["kind"] == "hnsw" and ann["checked_at_count"] == 22 and ann["calibration"]["queries"] == 22
+    add_to_index(case_ws, new)
     index = load_index(case_ws)
-    assert len(index.ann.index) == 22 and index.ann.expansion_search == ann["expansion_search"]
+    assert index.ann is not None and len(index.ann.index) == 20 and len(index) == 22  # the graph is not rewritten
     assert ids(index.search("MRBR price variance MIRO invoice blocked", k=1, mode="dense")) == ["N02"]
-    one = tmp_path / "one.jsonl"  # 23 < 1.1 x 22: the graph grows without a new recall check
-    write_cases(one, [("N03", "Transport request stuck in import queue", "Run tp unlock.", "Basis", "Low")])
-    assert add_to_index(case_ws, one)["ann"]["checked_at_count"] == 22
-    assert len(load_index(case_ws).ann.index) == 23
+    assert "N02" not in ids(index.search("MRBR price variance MIRO invoice blocked", k=5, exclude="N02"))
+    merged = build_index(case_ws, model="fake", ann_threshold=5, ann="always")  # the next build merges it
+    assert merged["counts"]["retained"] == 2 and len(load_index(case_ws).ann.index) == 22
 
 
 def test_ann_calibration_finds_the_effort_that_reaches_the_target():
@@ -367,7 +364,7 @@ def test_cli_errors_name_the_next_command(ws, tmp_path):
     result = runner.invoke(app, ["search", "--queries", str(bad), "--workspace", str(ws.root)])
     assert result.exit_code == 2 and "line 1" in result.output and "line 2" in result.output
     result = runner.invoke(app, ["search", "x", "--mode", "fuzzy", "--workspace", str(ws.root)])
-    assert result.exit_code == 2 and "hybrid, dense, bm25" in result.output
+    assert result.exit_code == 2 and "'hybrid', 'dense' or 'bm25'" in result.output
 
 
 @pytest.mark.parametrize("name", ["index", "search"])
@@ -401,3 +398,23 @@ def test_minilm_batch_size_small_on_cpu_and_set_by_the_environment(monkeypatch):
     monkeypatch.setenv("CASEBASE_EMBED_BATCH_SIZE", "lots")
     with pytest.raises(CasebaseError, match="CASEBASE_EMBED_BATCH_SIZE"):
         SentenceTransformerEmbedder(None, device="cpu")
+
+
+def test_bm25_files_do_not_depend_on_the_hash_seed(tmp_path):
+    """The same cases make the same BM25 files in every process (bm25s numbered its vocabulary in set order,
+    which follows PYTHONHASHSEED: `casebase rerun --check` of index reported them as changed)."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    script = ("import sys; from pathlib import Path; from casebase.retrieve.bm25 import BM25Index; "
+              "BM25Index.build(['ORA-00942 table missing in ME21N', 'printer queue stuck in SPAD', "
+              "'ME21N pricing error 06 042', 'deadlock SQL0911N when saving']).save(Path(sys.argv[1]))")
+    digests = set()
+    for seed in ("1", "2", "3"):
+        out = tmp_path / seed
+        out.mkdir()
+        subprocess.run([sys.executable, "-c", script, str(out)], check=True, env={**os.environ, "PYTHONHASHSEED": seed})
+        digests.add(hashlib.sha256(b"".join(p.read_bytes() for p in sorted(out.iterdir()))).hexdigest())
+    assert len(digests) == 1

@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import uvicorn
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.routing import Mount
 
@@ -110,13 +109,14 @@ def test_security_headers_and_healthz_without_local_paths(indexed_ws, client):
         assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY"
     assert client.get("/api/cases/C01", headers=AUTH).headers["cache-control"] == "no-store"
     assert client.get("/nope").headers["x-content-type-options"] == "nosniff"
-    run = indexed_ws.root / "eval" / "r1"
-    run.mkdir(parents=True)
-    (run / "summary.json").write_text('{"recommended": "retrieval", "ranking": ["retrieval"]}')
+    from test_releases import release
+
+    release(indexed_ws, "r1", tickets=40)
     app = create_app(indexed_ws, token=TOKEN)
     with TestClient(app, base_url=LOCAL) as c:
         health = c.get("/healthz")
-    assert health.json()["arm"] == "retrieval" and "eval/r1/summary.json" in health.json()["arm_reason"]
+    assert health.json()["arm"] == "retrieval" and health.json()["arm_reason"].startswith("release r1: retrieval")
+    assert health.json()["release"]["eval_run"] == "eval/r1"
     assert str(indexed_ws.root) not in health.text and str(indexed_ws.root.parent) not in health.text
 
 

@@ -138,7 +138,7 @@ def write_report(out: Path, summary: dict, results: pd.DataFrame, tickets, ws, e
                       autoescape=select_autoescape(default=True, default_for_string=True))
     curves = {}
     for name in ("standard", "hybrid"):
-        png = ws.root / "models" / name / "curves.png"
+        png = ws.model(name) / "curves.png"
         if png.exists():
             curves[name] = base64.b64encode(png.read_bytes()).decode()
     answers = {(r.ticket_id, r.arm): r for r in results.itertuples()}

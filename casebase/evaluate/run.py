@@ -16,7 +16,9 @@ accepted post, condensed the same way as train solutions. Arms:
 - ``hybrid+rag``: the RAFT adapter (models/hybrid) with cases, as it was trained.
 
 Every LLM arm uses the prompt and answer format of training (``casebase.llm.answer``). Replies
-are cached per (arm, ticket, model, prompt) in ``eval/<run>/cache.jsonl``, so a killed run resumes.
+are cached in ``eval/<run>/cache.jsonl`` keyed on content: the exact prompt, the base model's weights, the
+adapter's sha256 and the generation settings, so a killed run resumes and a retrained adapter is asked again.
+The arm it recommends becomes a release (``releases/<run>/manifest.json``, ``casebase.releases``).
 A reply without a parseable answer is scored as it stands (it is what an agent would see) and
 counted as a parse failure. With ``--llm openai:URL#MODEL`` the base arms ask MODEL and the adapter
 arms ask the models ``standard`` and ``hybrid`` (vLLM: ``--enable-lora --lora-modules
@@ -34,18 +36,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from casebase.arms import ADAPTER, ARMS, ArmModels, parse_arms, uses_rag
+from casebase.config import resolve
 from casebase.errors import CasebaseError
+from casebase.evaluate.config import EvaluateConfig
 from casebase.extract.cache import JsonlCache, content_key
-from casebase.extract.heuristic import SOLUTION_WORDS, condense, problem_text
 from casebase.llm.answer import PROMPT_VERSION, TokenBudget, build_messages, parse_answer
 from casebase.metrics import chrf, rouge_l, token_prf
 from casebase.progress import log
-from casebase.workspace import (Workspace, atomic_write, begin_outputs, read_parquet, verify_outputs, write_json,
-                                write_manifest)
+from casebase.text import SOLUTION_WORDS, condense, problem_text
+from casebase.workspace import Manifest, Workspace, atomic_write, begin_outputs, read_parquet, write_json, write_manifest
 
-ARMS = ("retrieval", "base", "base+rag", "standard", "standard+rag", "hybrid+rag")
-ADAPTER = {"base": None, "base+rag": None, "standard": "standard", "standard+rag": "standard", "hybrid+rag": "hybrid"}
-DEFAULT_MAX_LENGTH = 640
+__all__ = ["ARMS", "EvaluateConfig", "run", "parse_arms"]
 
 
 @dataclass
@@ -57,39 +59,9 @@ class Ticket:
     urgency: str | None
 
 
-def parse_arms(text: str | None, ws: Workspace) -> list[str]:
-    """The arms asked for, or every arm whose adapter exists (saying which are left out)."""
-    if text:
-        arms = [a.strip() for a in text.split(",") if a.strip()]
-        unknown = [a for a in arms if a not in ARMS]
-        if unknown:
-            raise CasebaseError(f"unknown arm(s) {', '.join(unknown)}; choose from {', '.join(ARMS)}")
-        missing = sorted({ADAPTER[a] for a in arms if a in ADAPTER and ADAPTER[a]
-                          and not (ws.root / "models" / ADAPTER[a] / "adapter_config.json").exists()})
-        if missing:
-            raise CasebaseError(f"no trained {' or '.join(missing)} adapter in {ws.root / 'models'}: run "
-                                f"`casebase train --method {missing[0]}` first, or leave those arms out.")
-        check_adapters(ws, arms)
-        return arms
-    arms = [a for a in ARMS if not ADAPTER.get(a) or (ws.root / "models" / ADAPTER[a] / "adapter_config.json").exists()]
-    if skipped := [a for a in ARMS if a not in arms]:
-        log(f"arms {', '.join(skipped)} left out: no trained adapter (casebase train --method standard|hybrid)")
-    check_adapters(ws, arms)
-    return arms
-
-
-def check_adapters(ws: Workspace, arms: list[str]) -> None:
-    """Each adapter an arm asks must be the one its manifest vouches for (a killed `casebase train` leaves files
-    out of step with it)."""
-    for name in sorted({ADAPTER[a] for a in arms if ADAPTER.get(a)}):
-        out = ws.root / "models" / name
-        verify_outputs(out / "manifest.json", f"casebase train --workspace {ws.root} --method {name} --overwrite",
-                       [out / "adapter_config.json"])
-
-
 def load_tickets(ws: Workspace, limit: int | None, gold_file: Path | None) -> list[Ticket]:
     """Test tickets as a new ticket arrives (subject + first customer message), with their gold resolution."""
-    path = ws.root / "test.jsonl"
+    path = ws.split("test")
     ws.require("split", path)
     if not path.exists():
         raise CasebaseError(f"{path} not found: run `casebase split --workspace {ws.root}` first.")
@@ -150,35 +122,16 @@ def _label(value) -> str | None:
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value).strip()
 
 
-def arm_llm(ws: Workspace, arm: str, llm_spec: str | None, batch_size: int = 8):
-    """(LLM, training max_length) of an LLM arm: the adapter's own base model unless ``llm_spec`` overrides it.
-
-    With ``openai:URL#MODEL``, adapter arms ask the model named after the adapter (vLLM --lora-modules);
-    ``fake`` stands in for every arm (tests, dry runs)."""
-    from casebase.llm import get_llm
-
-    adapter = ADAPTER[arm]
-    adapter_dir = ws.root / "models" / adapter if adapter else None
-    base, max_length = llm_spec or "local", DEFAULT_MAX_LENGTH
-    if adapter_dir is not None and (adapter_dir / "manifest.json").exists():
-        manifest = json.loads((adapter_dir / "manifest.json").read_text())
-        base = llm_spec or manifest.get("base", "local")
-        max_length = manifest.get("config", {}).get("max_length", max_length)
-    if base.startswith("openai:"):
-        return get_llm(f"{base.partition('#')[0]}#{adapter}" if adapter else base), max_length
-    if base == "fake":
-        return get_llm("fake"), max_length
-    return get_llm(base, adapter=str(adapter_dir) if adapter_dir else None, batch_size=batch_size), max_length
-
-
-def generate_arm(arm: str, tickets: list[Ticket], contexts: list[list[dict]], ws: Workspace, llm_spec: str | None,
+def generate_arm(arm: str, tickets: list[Ticket], contexts: list[list[dict]], models: ArmModels,
                  cache: JsonlCache, max_new_tokens: int, batch_size: int) -> list[str]:
-    """Replies of one LLM arm for every ticket, from the cache where present."""
-    rag = arm.endswith("+rag")
-    llm, max_length = arm_llm(ws, arm, llm_spec, batch_size)
+    """Replies of one LLM arm for every ticket, from the cache where present. The cache key is the content the
+    reply depends on (prompt, base weights, adapter sha256, generation settings), never a model's name."""
+    llm, max_length = models.get(arm)
     budget = TokenBudget.of(getattr(llm, "tokenizer", None), max_length - max_new_tokens)
-    messages = [build_messages(t.text, ctx if rag else [], budget) for t, ctx in zip(tickets, contexts)]
-    keys = [content_key(arm, llm.name, m, max_new_tokens, PROMPT_VERSION) for m in messages]
+    messages = [build_messages(t.text, ctx if uses_rag(arm) else [], budget) for t, ctx in zip(tickets, contexts)]
+    model = models.fingerprint(arm)
+    settings = {"max_new_tokens": max_new_tokens, "temperature": 0.0, "prompt_version": PROMPT_VERSION}
+    keys = [content_key(model, m, settings) for m in messages]
     todo = [i for i, key in enumerate(keys) if cache.get(key) is None]
     log(f"{arm}: {len(tickets) - len(todo)} replies cached, {len(todo)} to generate with {llm.name}")
     for start in range(0, len(todo), batch_size * 4):  # write to the cache every few batches
@@ -206,27 +159,30 @@ def score(arm: str, ticket: Ticket, answer: str, parsed, triage: dict, hit) -> d
     return row
 
 
-def run(ws: Workspace, arms: str | None = None, limit: int | None = None, llm: str | None = None,
-        name: str | None = None, gold_file: Path | None = None, k: int = 3, max_new_tokens: int = 160,
-        batch_size: int = 8, n_resamples: int = 2000) -> dict:
-    """Generate and score every arm on the test tickets; write eval/<name>/ and return the summary."""
+def run(ws: Workspace, cfg: EvaluateConfig | None = None, **overrides) -> Manifest:
+    """Generate and score every arm on the test tickets; write eval/<name>/ and the release of the arm it
+    recommends; return the summary (with ``release``)."""
     from casebase.evaluate.report import summarise, write_report
+    from casebase.releases import write_release
     from casebase.retrieve import load_index
 
+    cfg = resolve(EvaluateConfig, cfg, overrides, "evaluate")
     started = time.perf_counter()
-    arm_list = parse_arms(arms, ws)
-    gold_file = gold_file or default_gold_file(ws)
-    tickets = load_tickets(ws, limit, gold_file)
+    arm_list = parse_arms(cfg.arms, ws)
+    gold_file = cfg.gold_file or default_gold_file(ws)
+    tickets = load_tickets(ws, cfg.limit, gold_file)
     if not tickets:
         raise CasebaseError("test.jsonl holds no cases: rerun `casebase split` with a larger --test-share")
-    name = name or f"{dt.datetime.now():%Y%m%d-%H%M%S}" + (f"-limit{limit}" if limit else "")
-    out = ws.root / "eval" / name
+    name = cfg.name or f"{dt.datetime.now():%Y%m%d-%H%M%S}" + (f"-limit{cfg.limit}" if cfg.limit else "")
+    cfg = cfg.model_copy(update={"name": name, "arms": ",".join(arm_list)})  # the manifest records what ran
+    out = ws.eval_run(name)
     out.mkdir(parents=True, exist_ok=True)
     index = load_index(ws)
-    hits = index.search_many([t.text for t in tickets], k=k, exclude=[t.ticket_id for t in tickets])
+    hits = index.search_many([t.text for t in tickets], k=cfg.k, exclude=[t.ticket_id for t in tickets])
     contexts = [[{f: r[f] for f in ("case_id", "problem", "solution", "category", "urgency")} for r in h.results]
                 for h in hits]
     cache = JsonlCache(out / "cache.jsonl")
+    models = ArmModels(ws, cfg.llm, cfg.batch_size)
     rows, timings = [], {}
     try:
         for arm in arm_list:
@@ -234,7 +190,7 @@ def run(ws: Workspace, arms: str | None = None, limit: int | None = None, llm: s
             if arm == "retrieval":
                 replies = [h.results[0]["solution"] if h.results else "" for h in hits]
             else:
-                replies = generate_arm(arm, tickets, contexts, ws, llm, cache, max_new_tokens, batch_size)
+                replies = generate_arm(arm, tickets, contexts, models, cache, cfg.max_new_tokens, cfg.batch_size)
             for ticket, hit, reply in zip(tickets, hits, replies):
                 parsed = None if arm == "retrieval" else parse_answer(reply)
                 answer = reply if arm == "retrieval" else (parsed.solution if parsed else reply.strip())
@@ -247,25 +203,26 @@ def run(ws: Workspace, arms: str | None = None, limit: int | None = None, llm: s
     _add_embedding_cosine(results, {t.ticket_id: t.gold for t in tickets}, index)
     begin_outputs(out / "manifest.json")  # each file renamed into place whole, the manifest last (with their hashes)
     atomic_write(out / "results.csv", lambda tmp: results.to_csv(tmp, index=False))
-    summary = summarise(results, arm_list, n_resamples=n_resamples)
+    summary = summarise(results, arm_list, n_resamples=cfg.n_resamples)
     summary.update({"run": name, "tickets": len(tickets), "arms": arm_list, "gold": str(gold_file or "test.jsonl"),
-                    "llm": llm or "local", "k": k, "max_new_tokens": max_new_tokens,
+                    "llm": cfg.llm or "local", "k": cfg.k, "max_new_tokens": cfg.max_new_tokens,
+                    "base_models_loaded": models.base_models_loaded(),
                     "timings_s": {a: round(s, 1) for a, s in timings.items()}})
     write_json(out / "summary.json", summary)
     write_report(out, summary, results, tickets, ws)
-    inputs = {"test": ws.root / "test.jsonl", "index": index.root / "manifest.json"}
+    inputs = {"test": ws.split("test"), "index": index.root / "manifest.json"}
     for a in {ADAPTER.get(x) for x in arm_list} - {None}:
-        inputs[f"adapter_{a}"] = ws.root / "models" / a / "adapter_model.safetensors"
-    write_manifest(ws, "evaluate", path=out / "manifest.json",
-                   config={"arms": arm_list, "limit": limit, "llm": llm, "k": k, "max_new_tokens": max_new_tokens,
-                           "gold_file": str(gold_file) if gold_file else None, "n_resamples": n_resamples},
+        inputs[f"adapter_{a}"] = ws.model(a) / "adapter_model.safetensors"
+    saved = cfg.saved() | {"gold_file": str(gold_file) if gold_file else None}
+    write_manifest(ws, "evaluate", path=out / "manifest.json", config=saved,
                    inputs=inputs, counts={"tickets": len(tickets), "rows": len(results)},
                    timings={"total": time.perf_counter() - started, **timings},
                    extra={"outputs": {k2: str(out / f) for k2, f in
                                       (("results", "results.csv"), ("summary", "summary.json"), ("report", "report.html"))}},
                    files=[out / f for f in ("results.csv", "summary.json", "report.html")])
+    summary["release"] = write_release(ws, name=name, summary=summary, config=saved, eval_manifest=out / "manifest.json")
     summary["outputs"] = {"dir": str(out), "results": str(out / "results.csv"), "summary": str(out / "summary.json"),
-                          "report": str(out / "report.html")}
+                          "report": str(out / "report.html"), "release": str(ws.release(name))}
     return summary
 
 

@@ -7,50 +7,12 @@ the solution message picked by the learned scorer, the solution condensed from i
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from casebase.extract.scorer import Scorer, default_scorer
+from casebase.text import SOLUTION_WORDS, condense, problem_text
 
-PROBLEM_WORDS = 80
-SOLUTION_WORDS = 120
 RESOLVED_THRESHOLD = 0.5
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9<\"'(\[])|\n+")
-_FILLER = re.compile(
-    r"(?i)^(?:(?:many )?thanks?(?: you)?(?: (?:in advance|again|for (?:your|the) (?:help|reply|response|time)))?[.!]*"
-    r"|(?:can|could) (?:you|someone|anyone) (?:please )?(?:help|advise|assist)[^.?!]*[.?!]*|any (?:ideas|help|suggestions)[^.?!]*[?!.]*"
-    r"|(?:i )?hope (?:this|that|it) helps[^.?!]*[.!]*|let me know[^.?!]*[.!]*|please (?:advise|help)[.!]*"
-    r"|(?:kind |best )?regards[.,!]*|cheers[.!]*|<PERSON>[.,!]*)$")
-
-
-def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
-
-
-def condense(text: str, max_words: int) -> str:
-    """Drop filler sentences (thanks, "can you help?", "hope this helps"), keep at most
-    ``max_words`` words, cutting at a sentence end where one is near."""
-    kept = [s for s in sentences(text) if not _FILLER.match(s)] or sentences(text)
-    out, n = [], 0
-    for s in kept:
-        words = s.split()
-        if n + len(words) > max_words:
-            if n < max_words * 0.6:  # no sentence end near: cut inside the sentence
-                out.append(" ".join(words[: max_words - n]) + " …")
-            break
-        out.append(s)
-        n += len(words)
-    return " ".join(out).strip()
-
-
-def problem_text(subject: str | None, first_message: str) -> str:
-    """Subject + the first customer message, filler removed, at most 80 words."""
-    subject = (subject or "").strip()
-    body = condense(first_message, PROBLEM_WORDS)
-    if subject and subject.lower() not in body.lower()[: len(subject) + 20]:
-        body = condense(f"{subject.rstrip('.?!')}. {body}", PROBLEM_WORDS)
-    return body
 
 
 def extract_one(ticket: dict, thread: list[dict], activity: dict | None = None,

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from casebase.extract.heuristic import PROBLEM_WORDS, SOLUTION_WORDS, condense, extract_one
+from casebase.extract.heuristic import extract_one
+from casebase.text import PROBLEM_WORDS, SOLUTION_WORDS, condense
 from casebase.llm import get_llm, parse_json_object
 
 PROMPT_VERSION = "extract-v2"

@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Literal
 
 import pandas as pd
+from pydantic import Field
 
+from casebase.config import StageConfig, resolve
 from casebase.errors import CasebaseError
 from casebase.extract.cache import JsonlCache, content_key
 from casebase.extract.heuristic import extract_one
-from casebase.extract.scorer import default_scorer
+from casebase.extract.scorer import code_version, default_scorer
 from casebase.progress import track
-from casebase.workspace import Workspace, atomic_write, file_sha256, read_parquet, write_manifest
+from casebase.workspace import Manifest, Workspace, atomic_write, file_sha256, read_parquet, write_manifest
 
-METHODS = ("heuristic", "llm")
 CASE_COLUMNS = ["ticket_id", "opened_at", "subject", "problem", "resolved", "solution_message_ids", "solution",
                 "category", "urgency", "candidate_message_id", "resolved_score", "extractor"]
 
@@ -40,11 +42,22 @@ def load_threads(ws: Workspace) -> tuple[pd.DataFrame, dict[str, list[dict]], di
     return tickets, threads, activity
 
 
-def run(ws: Workspace, method: str = "heuristic", llm: str | None = None, limit: int | None = None,
-        batch_size: int = 8) -> dict:
-    """Extract a case from every ticket (the first ``limit`` by date if given); return the manifest."""
-    if method not in METHODS:
-        raise CasebaseError(f"--method {method!r}: use one of {', '.join(METHODS)}.")
+class ExtractConfig(StageConfig):
+    method: Literal["heuristic", "llm"] = Field("heuristic", description="heuristic (no LLM, learned scorer) or "
+                                                "llm.")
+    llm: str | None = Field(None, description="LLM spec for --method llm: local, local:PATH, "
+                            "openai:BASE_URL#MODEL, fake.")
+    limit: int | None = Field(None, ge=1, description="Only the first N tickets by date (written to "
+                              "cases-<method>-limitN.parquet).")
+    batch_size: int = Field(8, ge=1, description="Tickets per LLM batch.")
+
+
+def run(ws: Workspace, cfg: ExtractConfig | None = None, **overrides) -> Manifest:
+    """Extract a case from every ticket (the first ``limit`` by date if given); return the manifest.
+
+    ``run(ws, ExtractConfig(method="llm", llm="fake"))`` or ``run(ws, method="llm", llm="fake")``."""
+    cfg = resolve(ExtractConfig, cfg, overrides, "extract")
+    method, llm, limit, batch_size = cfg.method, cfg.llm, cfg.limit, cfg.batch_size
     t0 = time.perf_counter()
     tickets, threads, activity = load_threads(ws)
     tickets = tickets.sort_values(["opened_at", "ticket_id"]).reset_index(drop=True)
@@ -54,17 +67,18 @@ def run(ws: Workspace, method: str = "heuristic", llm: str | None = None, limit:
     records = tickets.to_dict("records")
 
     if method == "heuristic":
-        extractor = {"method": "heuristic", "model": f"scorer-{scorer.meta['labels_sha256'][:12]}",
-                     "prompt_version": None}
+        extractor = {"method": "heuristic", "model": f"scorer-{scorer.fingerprint[:12]}",
+                     "prompt_version": None, "code": code_version()}
         work = lambda batch: [extract_one(t, threads.get(t["ticket_id"], []), activity, scorer) for t in batch]  # noqa: E731
     else:
         from casebase.extract.llm_method import PROMPT_VERSION, LlmExtractor
 
         extractor_impl = LlmExtractor(llm, activity=activity, scorer=scorer)
-        extractor = {"method": "llm", "model": extractor_impl.llm.name, "prompt_version": PROMPT_VERSION}
+        extractor = {"method": "llm", "model": extractor_impl.llm.name, "prompt_version": PROMPT_VERSION,
+                     "scorer": scorer.fingerprint[:12], "code": code_version()}
         work = lambda batch: extractor_impl.extract([(t, threads.get(t["ticket_id"], [])) for t in batch])  # noqa: E731
 
-    cache = JsonlCache(ws.root / "cache" / f"extract-{method}.jsonl")
+    cache = JsonlCache(ws.cache / f"extract-{method}.jsonl")
     keys = [content_key(t.get("subject"), t.get("resolution"), threads.get(t["ticket_id"], []), extractor)
             for t in records]
     todo = [i for i, k in enumerate(keys) if cache.get(k) is None]
@@ -99,14 +113,14 @@ def run(ws: Workspace, method: str = "heuristic", llm: str | None = None, limit:
     fallbacks = sum(json.loads(e).get("fallback") is not None for e in cases["extractor"])
     return write_manifest(
         ws, stage,
-        config={"method": method, "llm": llm, "limit": limit, "batch_size": batch_size, "extractor": extractor},
+        config=cfg.saved(),
         inputs={"tickets": ws.tickets, "messages": ws.messages},
         counts={"tickets": len(records), "cases": len(cases), "resolved": int(cases["resolved"].sum()),
                 "unresolved": int((~cases["resolved"]).sum()), "from_cache": cached, "worked": len(todo),
                 "llm_fallbacks": fallbacks},
         timings={"total": time.perf_counter() - t0, "work": t_work,
                  "tickets_per_minute": 60 * len(todo) / max(t_work, 1e-9)},
-        extra={"outputs": [str(path)], "scorer": {k: scorer.meta[k] for k in ("cv_accuracy", "labels_sha256")},
+        extra={"extractor": extractor, "outputs": [str(path)], "scorer": {k: scorer.meta[k] for k in ("cv_accuracy", "labels_sha256")},
                "output_sha256": file_sha256(path)},
         files=[path],
     )

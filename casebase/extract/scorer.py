@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from casebase.extract.cache import content_key
 from casebase.extract.features import FEATURES, positive, thread_features
 
 THREAD_FEATURES = ("bias", "best_score", "score_margin", "has_responder_reply", "customer_confirmed",
@@ -35,6 +36,12 @@ class Scorer:
         if data["features"] != list(FEATURES) or data["thread_features"] != list(THREAD_FEATURES):
             raise ValueError("scorer.json was learned for other features: rerun python -m casebase.extract.tune")
         return cls(np.asarray(data["weights"], np.float32), np.asarray(data["resolved_weights"], np.float32), data)
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 of what the scorer computes with (its features and weights), not of its name or labels: the
+        extraction cache is keyed on it, so re-tuned weights are worked again."""
+        return content_key(list(FEATURES), list(THREAD_FEATURES), self.weights.tolist(), self.resolved_weights.tolist())
 
     def score(self, thread, subject: str = "", activity=None) -> np.ndarray:
         """Raw score of each reply (positions 1..n-1)."""
@@ -61,3 +68,14 @@ def thread_summary(thread, scores: np.ndarray) -> np.ndarray:
 @cache
 def default_scorer() -> Scorer:
     return Scorer.load()
+
+
+EXTRACTION_CODE = ("features.py", "heuristic.py", "llm_method.py", "scorer.py", "../text.py", "../llm/prompts.py")
+
+
+@cache
+def code_version() -> str:
+    """sha256 of the source of the code that turns a thread into a case (features, picker, condensing, LLM
+    prompt): part of the extraction cache key, so a changed rule re-works every ticket instead of reusing old cases."""
+    here = Path(__file__).resolve().parent
+    return content_key(*[(name, (here / name).read_bytes().decode("utf-8")) for name in EXTRACTION_CODE])

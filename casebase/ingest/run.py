@@ -27,16 +27,16 @@ import pandas as pd
 
 from casebase.errors import CasebaseError
 from casebase.ingest.clean import clean_text
+from casebase.ingest.config import IngestConfig
 from casebase.ingest.mappings import ROLES, Mapping, TableMapping, choose_mapping
 from casebase.ingest.readers import read_table
-from casebase.ingest.redact import RedactConfig, Redactor, build_redactor
-from casebase.progress import log, track
-from casebase.workspace import Workspace, atomic_write, write_manifest
+from casebase.ingest.redact import Redactor, build_redactor
+from casebase.progress import track
+from casebase.workspace import Manifest, Workspace, atomic_write, write_manifest
 
 TEXT_EXTRAS = {"resolution", "resolution_summary", "summary", "description", "notes", "solution"}
 NOT_REDACTED = {"ticket_id", "opened_at", "closed_at", "category", "urgency", "url", "views"}
 QUARANTINE_COLUMNS = ["file", "row", "table", "ticket_id", "message_id", "reason", "preview"]
-DEFAULT_MAX_BODY_CHARS = 50_000
 
 
 @dataclass
@@ -65,19 +65,26 @@ class Quarantine:
         pd.DataFrame(self.rows, columns=QUARANTINE_COLUMNS).to_csv(path, index=False, quoting=csv.QUOTE_NONNUMERIC)
 
 
-def run(ws: Workspace, tickets: str | Path, history: str | Path | None = None, mapping: str = "auto",
-        max_body_chars: int = DEFAULT_MAX_BODY_CHARS, redact: RedactConfig | None = None,
-        json_key: str | None = None, history_json_key: str | None = None) -> dict:
-    """Ingest a raw export into the workspace; return the manifest.
+def run(ws: Workspace, cfg: IngestConfig | str | Path | None = None, history: str | Path | None = None,
+        **overrides) -> Manifest:
+    """Ingest a raw export into the workspace; return the manifest (its ``config``: ``cfg`` resolved).
 
-    ``json_key``/``history_json_key`` name the array to read from a JSON object holding several.
+    ``run(ws, IngestConfig(tickets=...))``, or the fields as keywords: ``run(ws, tickets="t.csv", mapping=...)``;
+    ``run(ws, "t.csv", "h.csv", ...)`` (tickets and history first) is kept for the many callers that use it.
     """
+    from casebase.config import resolve
+
     t0 = time.perf_counter()
-    if max_body_chars < 1:
-        raise CasebaseError(f"--max-body-chars {max_body_chars}: give the most characters a text may keep, "
-                            f"1 or more (default {DEFAULT_MAX_BODY_CHARS}).")
-    redact = redact or RedactConfig()
-    tickets, history = Path(tickets), Path(history) if history else None
+    if cfg is not None and not isinstance(cfg, IngestConfig):
+        overrides["tickets"] = cfg
+        cfg = None
+    if history is not None:
+        overrides["history"] = history
+    overrides = {k: v for k, v in overrides.items() if not (k == "redact" and v is None)}
+    cfg = resolve(IngestConfig, cfg, overrides, "ingest").resolved()
+    max_body_chars, redact, mapping = cfg.max_body_chars, cfg.redact, cfg.mapping
+    json_key, history_json_key = cfg.json_key, cfg.history_json_key
+    tickets, history = cfg.tickets, cfg.history
     t_raw, warnings = read_table(tickets, json_key)
     if t_raw.empty or t_raw.isna().all(axis=None):
         raise CasebaseError(f"{tickets}: no rows in the file (only a header, or blank lines). "
@@ -144,13 +151,12 @@ def run(ws: Workspace, tickets: str | Path, history: str | Path | None = None, m
     t_end = time.perf_counter()
     return write_manifest(
         ws, "ingest",
-        config={"mapping": m.to_dict(), "max_body_chars": max_body_chars,
-                "redact": redact.model_dump() | {"languages_used": list(redactor.languages)}},
-        inputs=inputs, counts=counts,
+        config=cfg.saved(), inputs=inputs, counts=counts,
         timings={"read": t_read - t0, "check": t_checked - t_read, "clean_redact": t_clean - t_checked,
                  "write": t_end - t_clean, "total": t_end - t0,
                  "messages_per_s": len(msgs) / max(t_clean - t_checked, 1e-9)},
-        extra={"warnings": warnings, "redaction": redactor.describe(), "outputs": [str(ws.tickets), str(ws.messages), str(ws.quarantine)]},
+        extra={"mapping": m.to_dict(), "warnings": warnings, "redaction": redactor.describe(),
+               "outputs": [str(ws.tickets), str(ws.messages), str(ws.quarantine)]},
         files=[ws.tickets, ws.messages, ws.quarantine],
     )
 

@@ -71,6 +71,21 @@ class LocalLLM(LLM):
         self.tokenizer, self.model, self.name = tokenizer, model.eval(), name
         self.batch_size = max(1, int(batch_size))
 
+    def load_adapter(self, adapter: str | Path, name: str) -> None:
+        """Load a LoRA adapter onto this model under ``name`` (PEFT ``load_adapter``): several adapters share one
+        copy of the base weights; ``self.model.set_adapter(name)`` picks one (``casebase.arms.AdapterView``)."""
+        adapter = Path(adapter)
+        if not (adapter / "adapter_config.json").is_file():
+            raise CasebaseError(f"no LoRA adapter at {adapter} (adapter_config.json missing); "
+                                f"point adapter= at a directory written by `casebase train`")
+        from peft import PeftModel
+
+        if isinstance(self.model, PeftModel):
+            self.model.load_adapter(str(adapter), adapter_name=name)
+        else:
+            self.model = PeftModel.from_pretrained(self.model, str(adapter), adapter_name=name)
+        self.model.eval()
+
     @property
     def device(self):
         return next(self.model.parameters()).device

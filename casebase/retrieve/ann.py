@@ -92,7 +92,7 @@ class HNSW:
             sims[i, :c] = 1.0 - dist[i, :c]
         return rows, sims
 
-    def calibrate(self, embeddings: np.ndarray, target: float = 0.95, k: int = 10, queries: int = 200,
+    def calibrate(self, embeddings: np.ndarray, target: float, k: int = 10, queries: int = 200,
                   seed: int = 0) -> dict:
         """Set expansion_search to the smallest of EF_STEPS whose recall@k reaches ``target``, or the largest.
 

@@ -70,6 +70,7 @@ class BM25Index:
 
     def __init__(self, retriever):
         self.retriever = retriever
+        self.avgdl: float | None = None  # mean tokens a case (known after build; the index manifest records it)
 
     @classmethod
     def build(cls, texts: list[str], k1: float = 1.5, b: float = 0.75) -> "BM25Index":
@@ -78,9 +79,16 @@ class BM25Index:
         corpus = [tokenize(t) for t in texts]
         if not any(corpus):  # bm25s cannot build a vocabulary from nothing
             corpus[0:1] = [["<empty>"]] if corpus else []
+        from bm25s.tokenization import Tokenized
+
+        # the vocabulary in sorted order: bm25s numbers it in set order, which follows Python's string hash seed,
+        # so the same cases gave other files in each process (`casebase rerun --check` found it)
+        vocab = {token: i for i, token in enumerate(sorted({t for doc in corpus for t in doc}))}
         retriever = bm25s.BM25(k1=k1, b=b)
-        retriever.index(corpus, show_progress=False)
-        return cls(retriever)
+        retriever.index(Tokenized(ids=[[vocab[t] for t in doc] for doc in corpus], vocab=vocab), show_progress=False)
+        index = cls(retriever)
+        index.avgdl = sum(map(len, corpus)) / max(len(corpus), 1)  # bm25s does not keep it; a segment needs it
+        return index
 
     @property
     def count(self) -> int:

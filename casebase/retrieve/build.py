@@ -2,7 +2,7 @@
 
     casebase index --workspace ws                                 # train.jsonl -> ws/index/
     casebase index --workspace ws --text problem+solution --model /models/e5-small-v2
-    casebase index --workspace ws --add new_cases.jsonl           # append; old cases are not re-embedded
+    casebase index --workspace ws --add new_cases.jsonl           # retain: appended to the segment, only they embedded
     casebase index --workspace ws --ann-threshold 0 --ann always  # force an HNSW graph (usearch)
 
 Writes ``index/embeddings.npy`` (float32, unit rows, row i = metadata row i),
@@ -13,7 +13,10 @@ the recall target faster than exact search (``--ann auto``), and the stage manif
 to ``.index.tmp/`` and swapped in, so a killed run never leaves a half-written index; ``index/manifest.json``
 records the hash of every file beside it and a ``build_id`` that ``index.json`` repeats, and ``load_index`` checks
 both. A killed embedding run resumes from checkpoints under ``cache/``, and a rebuild re-embeds only texts the
-previous index (same model) does not already hold.
+previous index (same model) or the segment does not already hold.
+
+The index's inputs are train.jsonl and ``cases-retained.jsonl`` (cases the server retained, or given to ``--add``:
+see ``retained``); a rebuild merges them (a train id wins) and empties the segment.
 """
 
 from __future__ import annotations
@@ -35,12 +38,14 @@ from casebase.jsonl import read_jsonl
 from casebase.progress import log
 from casebase.retrieve.ann import HNSW, graph_pays
 from casebase.retrieve.bm25 import TOKENIZER_VERSION, BM25Index
+from casebase.retrieve.config import ANN_MODES, TEXT_MODES, IndexConfig  # noqa: F401  (ANN_MODES, TEXT_MODES: API)
 from casebase.retrieve.embed import Embedder, encode_batched, get_embedder
 from casebase.retrieve.index import index_dir, load_index, verify_index
-from casebase.workspace import (Workspace, atomic_dir, file_record, file_sha256, recover_dir, verify_outputs,
+from casebase.retrieve.retained import (RETAINED, after_rebuild, append_cases, case_text, read_generation,
+                                        read_retained, read_vectors, text_key)
+from casebase.workspace import (Manifest, Workspace, atomic_dir, file_record, file_sha256, recover_dir, verify_outputs,
                                 write_manifest)
 
-TEXT_MODES = ("problem", "problem+solution")
 FIELDS = ("ticket_id", "opened_at", "problem", "solution", "category", "urgency")
 
 
@@ -85,10 +90,17 @@ def calibrate(embedder: Embedder, embeddings: np.ndarray, val_path: Path, quanti
                                 for q, v in (("min", 0), ("p10", 0.1), ("median", 0.5), ("max", 1))}}
 
 
-def _embed_reusing(ws: Workspace, embedder: Embedder, texts: list[str], old: dict | None) -> tuple[np.ndarray, int]:
-    """Embeddings of texts, copying rows the previous index (same model) holds; (embeddings, reused count)."""
+def _embed_reusing(ws: Workspace, embedder: Embedder, texts: list[str], old: dict | None,
+                   known: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, int]:
+    """Embeddings of texts, copying rows the previous index (same model) holds and ``known`` ones (text -> vector,
+    the segment's); (embeddings, reused count)."""
     out = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
     todo = list(range(len(texts)))
+    if known:
+        hits = [i for i, t in enumerate(texts) if t in known]
+        for i in hits:
+            out[i] = known[texts[i]]
+        todo = sorted(set(todo) - set(hits))
     root = index_dir(ws)
     if old and old.get("model") == embedder.name and old.get("dimension") == embedder.dimension:
         try:
@@ -102,10 +114,10 @@ def _embed_reusing(ws: Workspace, embedder: Embedder, texts: list[str], old: dic
                 todo = sorted(set(todo) - set(new_i))
         except (CasebaseError, OSError, KeyError, ValueError, IndexError) as err:  # a damaged old index: embed all
             log(f"note: cannot reuse embeddings of the previous index ({err}); embedding all cases")
-            out[:], todo = 0.0, list(range(len(texts)))
+            todo = [i for i in range(len(texts)) if not (known and texts[i] in known)]
     pending = [texts[i] for i in todo]
     digest = hashlib.sha256("\x00".join([embedder.name, *pending]).encode()).hexdigest()[:16]
-    checkpoint = ws.root / "cache" / f"index-embed-{digest}"
+    checkpoint = ws.cache / f"index-embed-{digest}"
     if pending:
         out[todo] = encode_batched(embedder, pending, f"embedding {len(pending)} cases",
                                    checkpoint_dir=checkpoint if len(pending) > 4096 else None)
@@ -113,11 +125,8 @@ def _embed_reusing(ws: Workspace, embedder: Embedder, texts: list[str], old: dic
     return out, len(texts) - len(todo)
 
 
-ANN_MODES = ("auto", "always", "never")
-
-
-def _decide_ann(count: int, threshold: int, embeddings: np.ndarray, mode: str = "auto",
-                target: float = 0.95) -> tuple[HNSW | None, dict]:
+def _decide_ann(count: int, threshold: int, embeddings: np.ndarray, mode: str,
+                target: float) -> tuple[HNSW | None, dict]:
     """Exact search up to ``threshold`` cases; above it an HNSW graph, calibrated to recall@10 >= ``target``.
 
     ``auto`` keeps the graph only when it reaches the target and is faster than exact search on the
@@ -169,28 +178,42 @@ def _metadata(cases: pd.DataFrame, texts: list[str]) -> pd.DataFrame:
     return meta
 
 
-def build_index(ws: Workspace, text: str = "problem", model: str | None = None, ann_threshold: int = 50_000,
-                abstain_quantile: float = 0.10, force: bool = False, embedder: Embedder | None = None,
-                ann: str = "auto", ann_recall: float = 0.95) -> dict:
-    """Index the workspace's train cases (dense + BM25), calibrate abstention on val; returns the manifest."""
+def build_index(ws: Workspace, cfg: IndexConfig | None = None, *, embedder: Embedder | None = None,
+                **overrides) -> Manifest:
+    """Index the workspace's train cases (dense + BM25), calibrate abstention on val; returns the manifest.
+
+    ``build_index(ws, IndexConfig(text="problem+solution"))`` or ``build_index(ws, model="fake")``; ``embedder``
+    (an object, for tests) replaces the one ``model`` names."""
+    from casebase.config import resolve
+
+    cfg = resolve(IndexConfig, cfg, overrides, "index")
+    text, model, ann_threshold, ann, ann_recall, abstain_quantile, force = (
+        cfg.text, cfg.model, cfg.ann_threshold, cfg.ann, cfg.ann_recall, cfg.abstain_quantile, cfg.force)
     t0 = time.perf_counter()
-    if text not in TEXT_MODES:
-        raise CasebaseError(f"--text {text!r}: use one of {', '.join(TEXT_MODES)}")
-    if not 0 <= abstain_quantile <= 1:
-        raise CasebaseError(f"--abstain-quantile {abstain_quantile}: must be between 0 and 1")
-    if ann not in ANN_MODES:
-        raise CasebaseError(f"--ann {ann!r}: use one of {', '.join(ANN_MODES)}")
-    if not 0 < ann_recall <= 1:
-        raise CasebaseError(f"--ann-recall {ann_recall}: must be above 0 and at most 1")
-    train, val = ws.root / "train.jsonl", ws.root / "val.jsonl"
+    train, val = ws.split("train"), ws.split("val")
     ws.require("split", train, val)
     if not train.exists():
         raise CasebaseError(f"{train} not found: run `casebase split --workspace {ws.root}` first.")
     cases = read_cases(train)
     if cases.empty:
         raise CasebaseError(f"{train} has no cases: check `casebase split` (resolved cases only) and its counts.")
+    kept, retained_bytes = read_retained(ws.root)  # the bytes read: their hash is what this build holds
+    if clash := sorted({r["ticket_id"] for r in kept} & set(cases["ticket_id"])):
+        log(f"note: {len(clash)} retained case id(s) are also train ids (train wins): {', '.join(clash[:5])}")
+    retained_rows, seen = [], set(cases["ticket_id"])
+    for row in kept:
+        if row["ticket_id"] not in seen:
+            seen.add(row["ticket_id"])
+            retained_rows.append({k: row.get(k) for k in FIELDS})
+    if retained_rows:
+        extra_cases = pd.DataFrame(retained_rows, columns=list(FIELDS))
+        for col in ("problem", "solution", "opened_at"):
+            extra_cases[col] = extra_cases[col].fillna("").astype(str)
+        cases = pd.concat([cases, extra_cases], ignore_index=True)
+    retained_sha = hashlib.sha256(retained_bytes).hexdigest() if (ws.root / RETAINED).exists() else None
     embedder = embedder or get_embedder(model)
     key = {"train_sha256": file_sha256(train), "val_sha256": file_sha256(val) if val.exists() else None,
+           "retained_sha256": retained_sha,
            "model": embedder.name, "text": text, "tokenizer": TOKENIZER_VERSION, "ann_threshold": ann_threshold,
            "usearch": HNSW.available() if len(cases) > ann_threshold else None, "abstain_quantile": abstain_quantile,
            "ann": ann, "ann_recall": ann_recall}
@@ -199,48 +222,61 @@ def build_index(ws: Workspace, text: str = "problem", model: str | None = None, 
     old = _read_json(path)
     if old and old.get("build_key") == key and not old.get("added") and not force and _vouched(ws):
         log(f"index in {path.parent} is up to date (same inputs, model and settings): nothing to do; --force rebuilds")
+        if read_generation(ws.root)[1] != old.get("build_id"):  # killed before its last step, or forget since
+            after_rebuild(ws.root, set(cases["ticket_id"]), old["build_id"])
         return {**ws.read_manifest("index"), "skipped": True}
     if old and old.get("added"):
-        log(f"note: rebuilding from train drops the {sum(a['cases'] for a in old['added'])} case(s) added with --add")
+        log(f"note: rebuilding from train drops the {sum(a['cases'] for a in old['added'])} case(s) added with "
+            "--add before casebase kept them in cases-retained.jsonl")
 
     texts = case_texts(cases, text)
     t1 = time.perf_counter()
-    embeddings, reused = _embed_reusing(ws, embedder, texts, old)
+    embeddings, reused = _embed_reusing(ws, embedder, texts, old, segment_vectors(ws.root, embedder, text))
     t2 = time.perf_counter()
     bm25 = BM25Index.build(texts)
     t3 = time.perf_counter()
     abstain = calibrate(embedder, embeddings, val, abstain_quantile)
     graph, ann_info = _decide_ann(len(cases), ann_threshold, embeddings, ann, ann_recall)
-    inputs = {"train": {"path": str(train), "sha256": key["train_sha256"], "cases": len(cases)},
-              "val": {"path": str(val), "sha256": key["val_sha256"]} if val.exists() else None}
+    inputs = {"train": {"path": str(train), "sha256": key["train_sha256"], "cases": len(cases) - len(retained_rows)},
+              "val": {"path": str(val), "sha256": key["val_sha256"]} if val.exists() else None,
+              "retained": {"path": str(ws.root / RETAINED), "sha256": retained_sha, "cases": len(retained_rows)}
+              if retained_sha else None}
     manifest = {"format": 1, "casebase_version": __version__, "created_at": _now(), "model": embedder.name,
                 "dimension": embedder.dimension, "dtype": "float32", "normalised": True, "count": len(cases),
                 "text": text, "inputs": inputs, "added": [], "abstain": abstain, "ann": ann_info,
                 "bm25": {"library": "bm25s", "method": "lucene", "k1": 1.5, "b": 0.75, "tokenizer": TOKENIZER_VERSION,
-                         "vocabulary": len(bm25.retriever.vocab_dict)},
+                         "vocabulary": len(bm25.retriever.vocab_dict), "avgdl": bm25.avgdl},
                 "build_key": key, "build_id": secrets.token_hex(8)}
     ws.begin("index")
     _write(ws, embeddings, _metadata(cases, texts), bm25, graph, manifest)
     embed_s = t2 - t1
-    return write_manifest(
+    stage_inputs = {"train": {"path": str(train), "sha256": key["train_sha256"]}}
+    if val.exists():
+        stage_inputs["val"] = {"path": str(val), "sha256": key["val_sha256"]}
+    if retained_sha:
+        stage_inputs["retained"] = {"path": str(ws.root / RETAINED), "sha256": retained_sha}
+    stage = write_manifest(
         ws, "index",
-        config={"text": text, "model": embedder.name, "ann_threshold": ann_threshold, "ann": ann,
-                "ann_recall": ann_recall,
-                "abstain_quantile": abstain_quantile, "force": force},
+        config=cfg.model_copy(update={"model": embedder.name}).saved(),  # the model that ran, by name
         inputs={"train": train} | ({"val": val} if val.exists() else {}),
-        counts={"cases": len(cases), "embedded": len(cases) - reused, "reused_embeddings": reused,
+        counts={"cases": len(cases), "retained": len(retained_rows), "embedded": len(cases) - reused,
+                "reused_embeddings": reused,
                 "dimension": embedder.dimension, "bm25_vocabulary": manifest["bm25"]["vocabulary"]},
         timings={"embed": embed_s, "bm25": t3 - t2, "calibrate_and_write": time.perf_counter() - t3,
                  "total": time.perf_counter() - t0,
                  "texts_per_s": (len(cases) - reused) / embed_s if embed_s > 0 and reused < len(cases) else 0.0},
         extra={"outputs": {"index": str(index_dir(ws))}, "abstain": abstain, "ann": ann_info,
-               "index_build": manifest["build_id"]},
+               "index_build": manifest["build_id"], "inputs": stage_inputs},  # retained: the bytes this build read
         files=[index_dir(ws) / "metadata.parquet"],
     )
+    after_rebuild(ws.root, set(cases["ticket_id"]), manifest["build_id"])  # merged: the segment empties, servers reload
+    return stage
 
 
 def add_to_index(ws: Workspace, path: str | Path, embedder: Embedder | None = None) -> dict:
-    """Append the cases of a JSONL file to the index: embeds only them, rebuilds BM25; returns the manifest."""
+    """Retain the cases of a JSONL file: appended to ``cases-retained.jsonl`` (kept by every rebuild) and to the
+    index's segment, only they embedded; the main index is not rewritten. Returns a summary (not a stage manifest:
+    ``index.json`` still describes the main index)."""
     t0 = time.perf_counter()
     path = Path(path)
     if not path.exists():
@@ -252,42 +288,25 @@ def add_to_index(ws: Workspace, path: str | Path, embedder: Embedder | None = No
     if clash := sorted(set(new["ticket_id"]) & set(index.ids)):
         raise CasebaseError(f"--add {path}: {len(clash)} ticket_id(s) already in the index, e.g. "
                             f"{', '.join(clash[:5])}; give new cases only.")
-    texts = case_texts(new, index.manifest["text"])
-    new_emb = encode_batched(index.embedder, texts, f"embedding {len(texts)} new cases")
-    embeddings = np.concatenate([index.embeddings, new_emb])
-    metadata = pd.concat([index.metadata, _metadata(new, texts)], ignore_index=True)
-    bm25 = BM25Index.build(metadata["text"].tolist())
-    manifest = dict(index.manifest)
-    ann, ann_info = index.ann, manifest["ann"]
-    mode, target = ann_info.get("mode", "auto"), ann_info.get("target_recall", 0.95)
-    if ann is not None:
-        ann.add(new_emb, start=len(index))
-    # check the graph's recall again once the index has grown by a tenth (more cases can need more effort);
-    # not on every small --add: serve retains cases one at a time, and a check costs seconds at 1M cases
-    if ann is not None and len(metadata) >= 1.1 * ann_info.get("checked_at_count", 0):
-        cal = ann.calibrate(embeddings, target)
-        ann_info = {**ann_info, "calibration": cal, "expansion_search": cal["expansion_search"],
-                    "recall@10": cal["recall"], "checked_at_count": len(metadata)}
-        if not cal["reached"]:
-            log(f"note: after --add, HNSW recall@10 is {cal['recall']:.3f} at expansion_search "
-                f"{cal['expansion_search']}, below {target}: rebuild with `casebase index --force`, or --ann never")
-    elif ann is None and len(metadata) >= 2 * ann_info.get("checked_at_count", 0):  # kept exact: try again at 2x
-        ann, ann_info = _decide_ann(len(metadata), ann_info["threshold"], embeddings, mode, target)
-    added = {"path": str(path), "sha256": file_sha256(path), "cases": len(new), "at": _now()}
-    manifest.update(count=len(metadata), added=[*manifest.get("added", []), added], ann=ann_info,
-                    bm25={**manifest["bm25"], "vocabulary": len(bm25.retriever.vocab_dict)},
-                    build_id=secrets.token_hex(8))
-    ws.begin("index")
-    _write(ws, embeddings, metadata, bm25, ann, manifest)
-    return write_manifest(
-        ws, "index",
-        config={"text": manifest["text"], "model": manifest["model"], "add": str(path)},
-        inputs={"add": path}, counts={"cases": len(metadata), "added": len(new), "embedded": len(new)},
-        timings={"total": time.perf_counter() - t0},
-        extra={"outputs": {"index": str(index_dir(ws))}, "abstain": manifest["abstain"], "ann": ann_info,
-               "base": manifest["inputs"], "added": manifest["added"], "index_build": manifest["build_id"]},
-        files=[index_dir(ws) / "metadata.parquet"],
-    )
+    rows = new.astype(object).where(new.notna(), None).to_dict("records")
+    try:
+        total = append_cases(index, rows, source=str(path))
+    except CasebaseError as err:
+        raise CasebaseError(f"--add {path}: {err}; give new cases only.") from None
+    return {"stage": "index", "config": {"text": index.manifest["text"], "model": index.manifest["model"],
+                                         "add": str(path)},
+            "counts": {"cases": total, "added": len(rows), "embedded": len(rows)},
+            "timings_s": {"total": round(time.perf_counter() - t0, 3)},
+            "abstain": index.manifest["abstain"], "ann": index.manifest["ann"],
+            "retained": {"path": str(ws.root / RETAINED), "segment": total - index.n_main},
+            "outputs": {"index": str(index_dir(ws))}}
+
+
+def segment_vectors(root: Path, embedder: Embedder, text: str) -> dict[str, np.ndarray]:
+    """text -> vector of the retained cases the segment holds for this model and text mode (reused by a rebuild)."""
+    found, _ = read_vectors(root, embedder.dimension)
+    keys = {text_key(embedder.name, case_text(r, text)): case_text(r, text) for r in read_retained(root)[0]}
+    return {keys[tk]: vec for tk, vec in found.values() if tk in keys}
 
 
 def _read_json(path: Path) -> dict | None:

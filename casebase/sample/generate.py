@@ -13,9 +13,12 @@ import pandas as pd
 from casebase.sample.accounts import AccountsMixin
 from casebase.sample.archetypes import ARCHETYPES, OUTCOMES, URGENCY
 from casebase.sample.base import Slots, Ticket, b36, dmy, office_hours
+from casebase.sample.config import SampleConfig
 from casebase.sample.history import HistoryMixin
 from casebase.sample.people import AGENTS
 from casebase.sample.slots import SlotsMixin
+
+_DEFAULTS = SampleConfig.model_fields  # the defaults of `casebase sample`, in one place
 
 __all__ = ["generate_frames", "write_sample", "TICKET_COLUMNS", "HISTORY_COLUMNS"]
 
@@ -62,7 +65,7 @@ def _received_dates(g: _Gen, n: int) -> list[datetime]:
     return (np.datetime64(START, "s") + secs.astype("timedelta64[s]")).astype(object).tolist()
 
 
-def generate_frames(n_tickets: int = 1500, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+def generate_frames(n_tickets: int = _DEFAULTS["tickets"].default, seed: int = _DEFAULTS["seed"].default) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Return (tickets, history, planted) for a synthetic helpdesk export.
 
     tickets has TICKET_COLUMNS (one row per ticket), history has HISTORY_COLUMNS (one row per activity,
@@ -176,7 +179,8 @@ def generate_frames(n_tickets: int = 1500, seed: int = 0) -> tuple[pd.DataFrame,
     return tickets_df, history_df, planted
 
 
-def write_sample(out_dir: Path, n_tickets: int = 1500, seed: int = 0, fmt: str = "xlsx") -> dict:
+def write_sample(out_dir: Path, n_tickets: int = _DEFAULTS["tickets"].default, seed: int = _DEFAULTS["seed"].default,
+                 fmt: str = _DEFAULTS["format"].default) -> dict:
     """Write tickets.<fmt> and history.<fmt> into out_dir (fmt: xlsx or csv); return a summary dict
     {"tickets": n, "history": m, "files": [paths as str], "seed": seed}."""
     if fmt not in ("xlsx", "csv"):

@@ -29,6 +29,9 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from casebase import __version__
 from casebase.errors import CasebaseError, UpstreamError
+from casebase.retrieve.retained import DuplicateCase
+from casebase.retrieve.config import SEARCH_K
+from casebase.serve.config import ServeConfig
 from casebase.serve.engine import Suggester
 from casebase.serve.security import BodyLimit, SecurityHeaders, TokenGate, Tokens, allowed_hosts
 from casebase.serve.store import Store
@@ -51,6 +54,16 @@ class FeedbackIn(BaseModel):
     suggestion_id: str = Field(..., min_length=1, max_length=64)
     verdict: Literal["accepted", "edited", "rejected"]
     final_text: str | None = Field(None, max_length=MAX_TEXT, description="The answer the agent sent (edited).")
+    retain: bool = Field(False, description="Also add the ticket and its final answer (the edited text, else the "
+                                            "draft) to the case base, searchable at once; accepted or edited only.")
+    case_id: str | None = Field(None, min_length=1, max_length=200,
+                                description="The retained case's id [default: fb-<suggestion_id>]; rules as "
+                                            "POST /api/cases' ticket_id.")
+
+    @field_validator("case_id")
+    @classmethod
+    def _usable_case_id(cls, value: str | None) -> str | None:
+        return None if value is None else CaseIn._usable_id(value)
 
 
 class CaseIn(BaseModel):
@@ -86,15 +99,23 @@ def error(status: int, code: str, message: str) -> JSONResponse:
 
 
 def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, token: str | None = None,
-               languages: str | None = None, max_body_bytes: int = 64_000, engine: Suggester | None = None,
-               tokens_file: str | Path | None = None, host: str = "127.0.0.1", allowed_host: list[str] | None = None,
-               read_timeout_s: float = 10.0) -> FastAPI:
-    """The FastAPI app over one workspace; ``token`` defaults to $CASEBASE_TOKEN, ``tokens_file`` to
-    $CASEBASE_TOKENS_FILE; ``host`` and ``allowed_host`` set the Host allow-list (security.allowed_hosts)."""
+               languages: str | None = None, max_body_bytes: int | None = None, engine: Suggester | None = None,
+               tokens_file: str | Path | None = None, host: str | None = None, allowed_host: list[str] | None = None,
+               read_timeout_s: float | None = None, release: str | None = None,
+               config: ServeConfig | None = None) -> FastAPI:
+    """The FastAPI app over one workspace. Settings: ``config`` (ServeConfig), the keyword arguments given
+    overriding it; ``token`` defaults to $CASEBASE_TOKEN, ``tokens_file`` to $CASEBASE_TOKENS_FILE; ``host`` and
+    ``allowed_host`` set the Host allow-list (security.allowed_hosts)."""
+    given = {"arm": arm, "llm": llm, "max_body_bytes": max_body_bytes, "tokens_file": tokens_file, "host": host,
+             "allowed_host": allowed_host, "read_timeout_s": read_timeout_s, "release": release}
+    cfg = (config or ServeConfig()).model_copy(update={k: v for k, v in given.items() if v is not None})
+    arm, llm, max_body_bytes, tokens_file = cfg.arm, cfg.llm, cfg.max_body_bytes, cfg.tokens_file
+    host, allowed_host, read_timeout_s = cfg.host, cfg.allowed_host, cfg.read_timeout_s
     token = (os.environ.get("CASEBASE_TOKEN") if token is None else token) or None  # "" means no token
     tokens = Tokens.load(token, tokens_file if tokens_file is not None else os.environ.get("CASEBASE_TOKENS_FILE") or None)
-    engine = engine or Suggester(ws, arm=arm, llm=llm, languages=languages)
-    store = Store(ws.root / "casebase.db")
+    engine = engine or Suggester(ws, arm=arm, llm=llm, k=cfg.k, max_new_tokens=cfg.max_new_tokens,
+                                 batch_size=cfg.batch_size, languages=languages, release=cfg.release)
+    store = Store(ws.db)
     redactor = engine.redactor
     retaining = threading.Lock()  # one retain at a time: a race on one id gives one 201, then 409s
     app = FastAPI(title="casebase", version=__version__,
@@ -141,18 +162,19 @@ def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, to
         stale = getattr(engine, "stale", None)  # set when `casebase forget` erased tickets the arm was built on
         return {"status": "ok", "version": __version__, "cases": len(engine.index), "arm": engine.arm,
                 "arm_reason": engine.reason, "auth": tokens.required, "stale": stale is not None,
-                "stale_reason": stale["reason"] if stale else None}
+                "stale_reason": stale["reason"] if stale else None, "release": _release_summary(engine)}
 
     @app.post("/api/suggest")
     def suggest(payload: SuggestIn) -> dict:
         subject, body, redacted = engine.redact_ticket(payload.subject, payload.body)
         answer = engine.suggest(subject, body, arm=payload.arm)
+        prompt = answer.pop("prompt_messages", None)  # kept in casebase.db for export-feedback, not sent to the page
         answer["redacted"] = redacted  # what the pasted ticket held, by type (stored with the suggestion)
-        answer["id"] = store.add_suggestion(subject, body, answer["problem"], answer)
+        answer["id"] = store.add_suggestion(subject, body, answer["problem"], answer, prompt_messages=prompt)
         return answer
 
     @app.get("/api/search")
-    def search(q: str, k: int = 5) -> dict:
+    def search(q: str, k: int = SEARCH_K) -> dict:
         if not q.strip() or len(q) > MAX_TEXT:
             raise ApiError(422, "invalid_request", f"q: give 1 to {MAX_TEXT} characters")
         if not 1 <= k <= 50:
@@ -170,23 +192,60 @@ def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, to
 
     @app.post("/api/feedback")
     def feedback(payload: FeedbackIn, request: Request) -> dict:
-        if store.suggestion(payload.suggestion_id) is None:
+        suggestion = store.suggestion(payload.suggestion_id)
+        if suggestion is None:
             raise ApiError(404, "not_found", f"no suggestion {payload.suggestion_id!r}")
         if payload.verdict == "edited" and not (payload.final_text or "").strip():
             raise ApiError(422, "invalid_request", "final_text: required when the verdict is edited")
+        if payload.verdict == "rejected" and (payload.retain or payload.case_id):
+            raise ApiError(422, "invalid_request", "retain: only an accepted or edited answer can be retained")
         final = redactor.redact(payload.final_text)[0] if payload.final_text else None
         agent = request.scope.get("state", {}).get("agent")
-        return {"id": store.add_feedback(payload.suggestion_id, payload.verdict, final, agent=agent), "status": "recorded"}
+        # retained first: a refused case (409, 422) records no feedback, so the request can be sent again
+        retained = retain_case(feedback_case(suggestion, payload), agent) if payload.retain else None
+        answer = {"id": store.add_feedback(payload.suggestion_id, payload.verdict, final, agent=agent), "status": "recorded"}
+        return answer | ({"retained": retained} if retained else {})
+
+    def feedback_case(suggestion: dict, payload: FeedbackIn) -> dict:
+        """The case a retained feedback adds: the stored (redacted) ticket, the final answer cleaned and redacted as
+        POST /api/cases does (the edited text, else the draft), the answer's category and urgency."""
+        from casebase.ingest.clean import clean_text
+        from casebase.text import SOLUTION_WORDS, condense
+
+        response = suggestion["response"]
+        text = payload.final_text if payload.verdict == "edited" else response.get("solution")
+        solution = condense(redactor.redact(clean_text(text or ""))[0], SOLUTION_WORDS) if (text or "").strip() else ""
+        if not solution.strip():
+            raise ApiError(422, "invalid_request", "retain: the answer has no text to keep (an abstained suggestion, "
+                                                   "or all markup); send verdict edited with final_text")
+        return {"ticket_id": payload.case_id or f"fb-{suggestion['id']}", "opened_at": "", "problem": suggestion["problem"],
+                "solution": solution, "category": (response.get("category") or {}).get("value"),
+                "urgency": (response.get("urgency") or {}).get("value")}
+
+    def retain_case(case: dict, agent: str | None) -> dict:
+        """Add ``case`` to the index and casebase.db, one at a time; an id already in either is a 409."""
+        with retaining:
+            if case["ticket_id"] in engine.index._row:
+                raise ApiError(409, "conflict", f"case {case['ticket_id']!r} is already in the index")
+            if store.retained(case["ticket_id"]):
+                raise ApiError(409, "conflict", f"case {case['ticket_id']!r} was retained before (casebase.db); "
+                                                "give the new case its own ticket id")
+            try:
+                result = engine.retain(case, agent=agent)
+            except DuplicateCase as err:  # retained by another server process over this workspace
+                raise ApiError(409, "conflict", str(err)) from None
+            store.retain(case, agent=agent)
+        return {**result, "case": case}
 
     @app.post("/api/cases", status_code=201)
     def add_case(payload: CaseIn, request: Request) -> dict:
-        from casebase.extract.heuristic import SOLUTION_WORDS, condense
+        from casebase.text import SOLUTION_WORDS, condense
         from casebase.ingest.clean import clean_text
 
         subject = redactor.redact(clean_text(payload.subject))[0]
         body = redactor.redact(clean_text(payload.body))[0]
         solution = redactor.redact(clean_text(payload.solution))[0]
-        from casebase.extract.heuristic import problem_text
+        from casebase.text import problem_text
 
         case = {"ticket_id": payload.ticket_id, "opened_at": "", "problem": problem_text(subject, body),
                 "solution": condense(solution, SOLUTION_WORDS), "category": payload.category,
@@ -195,15 +254,7 @@ def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, to
             if not (text or "").strip():
                 raise ApiError(422, "invalid_request", f"{name}: no text is left once it is cleaned (markup, "
                                                        "quotes and signatures removed): give the case's own words")
-        with retaining:
-            if payload.ticket_id in engine.index._row:
-                raise ApiError(409, "conflict", f"case {payload.ticket_id!r} is already in the index")
-            if store.retained(payload.ticket_id):
-                raise ApiError(409, "conflict", f"case {payload.ticket_id!r} was retained before (casebase.db); "
-                                                "give the new case its own ticket id")
-            result = engine.retain(case)
-            store.retain(case, agent=request.scope.get("state", {}).get("agent"))
-        return {**result, "case": case}
+        return retain_case(case, request.scope.get("state", {}).get("agent"))
 
     @app.get("/", include_in_schema=False)
     def page():
@@ -211,6 +262,15 @@ def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, to
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def _release_summary(engine) -> dict | None:
+    """What /healthz says of the release served (None: an ad hoc --arm, or retrieval only for want of one)."""
+    rel = getattr(engine, "release", None)
+    if not rel:
+        return None
+    return {f: rel.get(f) for f in ("name", "status", "trial_because", "arm", "llm", "k", "max_new_tokens",
+                                     "token_budget", "prompt_version", "tickets", "metric", "eval_run", "created_at")}
 
 
 def check_bind(host: str, token: str | None, tokens_file: str | Path | None = None) -> None:

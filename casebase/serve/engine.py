@@ -1,31 +1,33 @@
-"""Suggestions for a new ticket: retrieval, triage and a draft from the best evaluated arm.
+"""Suggestions for a new ticket: retrieval, triage and a draft from the released arm.
 
-    engine = Suggester(ws)                       # loads the index and (lazily) the model once
+    engine = Suggester(ws)                       # the latest release; loads the index and (lazily) the model once
+    engine = Suggester(ws, release="demo")       # a release by name (a trial is only ever served by name)
     engine.suggest("ATP check", "Error BTE 01000821 when running the ATP check")
 
-The arm: ``arm`` if given, else the best arm of the newest evaluation (``eval/*/summary.json``)
-whose adapter exists, else base+rag, else retrieval only (served with a warning, and ``stale`` in /healthz, when
-``casebase forget`` marked its adapter or evaluation stale). A ticket whose best match is below the
-index's calibrated threshold gets no draft (``abstained``): no invented solution. Generation goes
-through a ``Batcher`` so concurrent requests share model batches instead of queueing one by one.
+What is served: ``arm`` if given (ad hoc, not a release), else the release (``casebase.releases``: ``latest`` is the
+newest that is not a trial), served exactly as it was measured (its arm, model, k and token budget; a release
+whose adapter or base model changed on disk is refused with the command that fixes it); with no release, retrieval
+only. A release ``casebase forget`` marked stale is still served, with a warning and ``stale`` in /healthz. A ticket
+whose best match is below the index's calibrated threshold gets no draft (``abstained``): no invented solution.
+Generation goes through a ``Batcher`` so concurrent requests share model batches instead of queueing one by one;
+the arms share one loaded base model (``casebase.arms.ArmModels``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
 import time
 from concurrent.futures import Future
-from pathlib import Path
 
-from casebase.errors import CasebaseError
-from casebase.evaluate.run import ADAPTER, ARMS, arm_llm, check_adapters
-from casebase.extract.heuristic import problem_text
+from casebase import releases
+from casebase.arms import ADAPTER, ArmModels, check_adapters, check_arm, uses_rag
+from casebase.evaluate.config import EvaluateConfig
 from casebase.llm.answer import TokenBudget, build_messages, parse_answer
 from casebase.progress import log
 from casebase.stale import arm_staleness
+from casebase.text import problem_text
 from casebase.workspace import Workspace
 
 
@@ -62,22 +64,6 @@ class Batcher:
                     future.set_exception(error)
 
 
-def evaluated_arm(ws: Workspace) -> tuple[str | None, str | None]:
-    """(arm, summary path) of the newest evaluation run: its recommended arm (retrieval unless an arm beats it
-    with a paired interval above 0), else the next in its ranking whose adapter exists; or (None, None)."""
-    runs = sorted((ws.root / "eval").glob("*/summary.json"), key=lambda p: p.stat().st_mtime) \
-        if (ws.root / "eval").exists() else []
-    for path in reversed(runs):
-        try:
-            summary = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        for arm in [summary.get("recommended"), *summary.get("ranking", [])]:
-            if arm in ARMS and (not ADAPTER.get(arm) or (ws.root / "models" / ADAPTER[arm] / "adapter_config.json").exists()):
-                return arm, str(path)
-    return None, None
-
-
 def workspace_redactor(ws: Workspace, corpus: list[str], languages: str | None = None):
     """The ingest redactor with this workspace's key and settings (ingest.json): pasted tickets are
     redacted like the export (names that are plain words of the case base, such as a product called
@@ -87,39 +73,53 @@ def workspace_redactor(ws: Workspace, corpus: list[str], languages: str | None =
 
     manifest = ws.read_manifest("ingest") or {}
     saved = dict((manifest.get("config") or {}).get("redact") or {})
-    if saved.get("languages_used"):
-        saved["languages"] = saved["languages_used"]
+    used = saved.get("languages_used") or (manifest.get("redaction") or {}).get("languages")  # what ingest ran with
+    if used:
+        saved["languages"] = used
     config = RedactConfig(**{k: v for k, v in saved.items() if k in RedactConfig.model_fields})
     if languages:
         config = config.model_copy(update={"languages": RedactConfig.from_flags(languages).languages})
     return build_redactor(corpus=corpus, key=workspace_key(ws), config=config)
 
 
+def _default(field: str) -> int:
+    return EvaluateConfig.model_fields[field].default
+
+
 class Suggester:
-    def __init__(self, ws: Workspace, arm: str | None = None, llm: str | None = None, k: int = 3,
-                 max_new_tokens: int = 160, batch_size: int = 8, languages: str | None = None):
+    def __init__(self, ws: Workspace, arm: str | None = None, llm: str | None = None, k: int | None = None,
+                 max_new_tokens: int | None = None, batch_size: int = 8, languages: str | None = None,
+                 release: str | None = "latest"):
         from casebase.retrieve import load_index
 
-        self.ws, self.k, self.max_new_tokens, self.llm_spec = ws, k, max_new_tokens, llm
-        self.languages = languages
+        self.release, source = None, None
+        if arm is not None:
+            check_arm(arm)
+            reason = "set by --arm (ad hoc: not a release)"
+        else:
+            found = releases.find(ws, release or "latest")
+            if found is None:
+                trials = [r["name"] for r in releases.all_releases(ws) if r.get("status") == "trial"]
+                arm, reason = "retrieval", "no release yet: retrieval only (`casebase evaluate` makes one" + (
+                    f"; trial releases, served only by name: {', '.join(trials)})" if trials else ")")
+            else:
+                releases.check(ws, found, llm=llm, k=k, max_new_tokens=max_new_tokens)
+                arm, llm, k, max_new_tokens = found["arm"], found.get("llm"), found["k"], found["max_new_tokens"]
+                reason, source, self.release = releases.describe(found), ws.release(found["name"]), found
+        self.ws, self.llm_spec, self.languages = ws, llm, languages
+        self.k = k or _default("k")
+        self.max_new_tokens = max_new_tokens or _default("max_new_tokens")
         self._redactor = None
         self.index = load_index(ws)
         self.lock = threading.Lock()  # the index is swapped when cases are retained
-        reason, source = "set by --arm", None
-        if arm is None:
-            arm, source = evaluated_arm(ws)
-            where = Path(source).relative_to(ws.root) if source and Path(source).is_relative_to(ws.root) else source
-            reason = f"recommended arm of the latest evaluation ({where})" if arm else "no evaluation yet: base+rag"
-            arm = arm or "base+rag"
-        if arm not in ARMS:
-            raise CasebaseError(f"--arm {arm!r}: choose from {', '.join(ARMS)}")
         check_adapters(ws, [arm])  # an adapter out of step with its manifest (a killed train) says re-run
         self.arm, self.reason = arm, reason
-        self.stale = arm_staleness(ws, ADAPTER.get(arm), source)
+        self.stale = arm_staleness(ws, ADAPTER.get(arm), str(source) if source else None)
         if self.stale:  # still served (the index no longer holds the erased cases), but say so
             logging.getLogger("casebase.serve").warning("warning: arm %s is stale (%s): %s", arm,
                                                         self.stale["reason"], self.stale["fix"])
         self.batch_size = batch_size
+        self.models = ArmModels(ws, llm, batch_size)  # one base model in memory, every adapter loaded onto it
         self._generators: dict[str, tuple[Batcher, TokenBudget, str]] = {}  # arm -> (batcher, budget, model name)
         self.model_name = "retrieval only" if arm == "retrieval" else None
         self._searcher = Batcher(self._search_batch, batch_size=32, wait_s=0.0, name="search")
@@ -127,7 +127,7 @@ class Suggester:
     def _generator(self, arm: str) -> tuple[Batcher, TokenBudget, str]:
         """The arm's model, loaded on first use (once per process and arm)."""
         if arm not in self._generators:
-            llm, max_length = arm_llm(self.ws, arm, self.llm_spec, self.batch_size)
+            llm, max_length = self.models.get(arm)
             budget = TokenBudget.of(getattr(llm, "tokenizer", None), max_length - self.max_new_tokens)
             batcher = Batcher(lambda prompts: llm.generate(prompts, max_new_tokens=self.max_new_tokens),
                               self.batch_size, name=f"generate-{arm}")
@@ -159,8 +159,8 @@ class Suggester:
         return self._searcher.submit((text, k or self.k)).result(timeout=120)
 
     def _search_batch(self, items: list[tuple[str, int]]) -> list:
-        with self.lock:
-            index = self.index
+        with self.lock:  # cases another process retained join within a second; a rebuilt index is loaded again
+            self.index = index = self.index.current()
         depth = max(k for _, k in items)
         hits = index.search_many([text for text, _ in items], k=depth)
         for hit, (_, k) in zip(hits, items):
@@ -181,20 +181,20 @@ class Suggester:
         answer = {"problem": problem, "arm": arm, "abstained": hit.abstained, "best_similarity": hit.best_similarity,
                   "threshold": hit.threshold, "cited_cases": cited, "solution": None, "parsed": None,
                   "category": triage["category"], "urgency": triage["urgency"],
-                  "model": "retrieval only" if arm == "retrieval" else None}
+                  "model": "retrieval only" if arm == "retrieval" else None,
+                  "prompt_messages": None}  # the exact messages the model was given (stored for export-feedback)
         if hit.abstained:
             answer["note"] = "no similar past case: no draft was generated"
         elif arm == "retrieval":
             answer["solution"] = cited[0]["solution"] if cited else None
         else:
-            if arm not in ARMS:
-                raise CasebaseError(f"arm {arm!r}: choose from {', '.join(ARMS)}")
+            check_arm(arm, "arm")
             batcher, budget, model_name = self._generator(arm)  # the arm asked for, not the server's
-            messages = build_messages(problem, cited if arm.endswith("+rag") else [], budget)
+            messages = build_messages(problem, cited if uses_rag(arm) else [], budget)
             reply = batcher.submit(messages).result(timeout=600)
             parsed = parse_answer(reply)
             answer.update(solution=parsed.solution if parsed else reply.strip(), parsed=parsed is not None,
-                          model=model_name)
+                          model=model_name, prompt_messages=messages)
             for field in ("category", "urgency"):
                 value = getattr(parsed, field) if parsed else None
                 if value:
@@ -204,21 +204,19 @@ class Suggester:
         answer["timings_ms"] = {"search": round(1000 * t_search, 1), "total": round(1000 * (time.perf_counter() - t0), 1)}
         return answer
 
-    def retain(self, case: dict) -> dict:
-        """Add a resolved case to the index (embedded and searchable at once, no restart)."""
-        import tempfile
+    def retain(self, case: dict, agent: str | None = None) -> dict:
+        """Add a resolved case: appended to cases-retained.jsonl and the index's segment (only it is embedded, the
+        main index untouched), searchable at once here and within a second in every server over this workspace.
+        An id the index holds is a ``DuplicateCase`` (a CasebaseError)."""
+        from casebase.retrieve.retained import StaleIndex, append_cases
 
-        from casebase.retrieve import add_to_index, load_index
-
-        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
-            f.write(json.dumps(case) + "\n")
-        try:
+        for attempt in (1, 2):  # a rebuild between the load and the append: load the new index, append there
             with self.lock:
-                try:
-                    manifest = add_to_index(self.ws, Path(f.name), embedder=self.index.embedder)
-                except CasebaseError as err:  # its message names the temporary file: name the case instead
-                    raise CasebaseError(str(err).replace(f"{f.name}: ", "").replace(f.name, "the case")) from None
-                self.index = load_index(self.ws, embedder=self.index.embedder)
-        finally:
-            Path(f.name).unlink(missing_ok=True)
-        return {"case_id": case["ticket_id"], "cases": manifest["counts"]["cases"]}
+                self.index = index = self.index.current()
+            try:
+                cases = append_cases(index, [case], agent=agent)
+                break
+            except StaleIndex:
+                if attempt == 2:
+                    raise
+        return {"case_id": case["ticket_id"], "cases": cases}

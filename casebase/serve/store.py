@@ -1,9 +1,9 @@
 """The server's state in SQLite (WAL): suggestions, feedback and retained cases (``casebase.db``).
 
-    store = Store(ws.root / "casebase.db")
+    store = Store(ws.db)
     sid = store.add_suggestion(subject, body, response)
     store.add_feedback(sid, "edited", "Release the block in VKM3, then create the delivery.")
-    store.export_feedback(Path("feedback.jsonl"))   # accepted + edited answers as SFT chat examples
+    store.export_feedback(Path("feedback.jsonl"))   # accepted + edited answers for `casebase train --extra`
 """
 
 from __future__ import annotations
@@ -27,7 +27,16 @@ CREATE TABLE IF NOT EXISTS retained_cases (
     case_id TEXT PRIMARY KEY, created_at TEXT NOT NULL, case_json TEXT NOT NULL);
 """
 # Columns added since the first schema: (table, column, declaration); added to an older casebase.db on open.
-ADDED = [("feedback", "agent", "TEXT"), ("retained_cases", "agent", "TEXT")]
+ADDED = [("feedback", "agent", "TEXT"), ("retained_cases", "agent", "TEXT"),
+         # the exact chat messages the model was given (JSON; NULL for retrieval-only and abstained answers, and for
+         # suggestions stored before prompts were kept), the arm and model that answered, the prompt's version
+         ("suggestions", "prompt_messages", "TEXT"), ("suggestions", "arm", "TEXT"), ("suggestions", "model", "TEXT"),
+         ("suggestions", "prompt_version", "TEXT")]
+# Why export-feedback leaves a feedback row out (the keys of its "skipped" counts).
+SKIP_REASONS = {"rejected": "the agent rejected the draft",
+                "no_prompt": "a retrieval-only or abstained answer: no model prompt to train on",
+                "no_prompt_stored": "stored before casebase kept the model's prompt: nothing exact to train on",
+                "no_answer": "no answer text (accepted, but the draft was empty)"}
 
 
 def _now() -> str:
@@ -57,16 +66,25 @@ class Store:
             self._local.conn = conn
         return conn
 
-    def add_suggestion(self, subject: str | None, body: str, problem: str, response: dict) -> str:
+    def add_suggestion(self, subject: str | None, body: str, problem: str, response: dict,
+                       prompt_messages: list[dict] | None = None) -> str:
+        """``prompt_messages``: the exact messages the model was given (None when none was asked); kept for
+        ``export_feedback`` with the response's arm and model."""
+        from casebase.llm.answer import PROMPT_VERSION
+
         sid = uuid.uuid4().hex[:16]
         with self._conn() as conn:
-            conn.execute("INSERT INTO suggestions VALUES (?, ?, ?, ?, ?, ?)",
-                         (sid, _now(), subject, body, problem, json.dumps(response, default=str)))
+            conn.execute("INSERT INTO suggestions (id, created_at, subject, body, problem, response, prompt_messages, "
+                         "arm, model, prompt_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (sid, _now(), subject, body, problem, json.dumps(response, default=str),
+                          None if prompt_messages is None else json.dumps(prompt_messages), response.get("arm"),
+                          response.get("model"), None if prompt_messages is None else PROMPT_VERSION))
         return sid
 
     def suggestion(self, sid: str) -> dict | None:
         row = self._conn().execute("SELECT * FROM suggestions WHERE id = ?", (sid,)).fetchone()
-        return None if row is None else {**dict(row), "response": json.loads(row["response"])}
+        return None if row is None else {**dict(row), "response": json.loads(row["response"]), "prompt_messages":
+                                         None if row["prompt_messages"] is None else json.loads(row["prompt_messages"])}
 
     def add_feedback(self, sid: str, verdict: str, final_text: str | None, agent: str | None = None) -> int:
         """``agent``: the name of the token that gave it (named tokens), else None."""
@@ -87,26 +105,40 @@ class Store:
         row = self._conn().execute("SELECT * FROM retained_cases WHERE case_id = ?", (case_id,)).fetchone()
         return None if row is None else dict(row)
 
-    def export_feedback(self, out: Path) -> int:
-        """Accepted and edited answers as chat examples (the inference prompt, then the final answer): SFT-ready JSONL."""
-        from casebase.llm.answer import build_messages, format_answer
+    def export_feedback(self, out: Path) -> dict:
+        """Accepted and edited answers as training examples for ``casebase train --extra``: per feedback row, the exact
+        messages the model was given, then the agent's final answer as the assistant turn, in the training answer
+        format (an edited answer's text replaces the draft's solution). Rejected drafts, and suggestions without a
+        stored prompt, are left out and counted by reason (``SKIP_REASONS``). The file is written whole (atomic).
+        Returns ``{"examples", "skipped": {reason: n}, "out"}``; the line format is ``casebase.train.data.feedback_row``."""
+        from casebase.llm.answer import format_answer
+        from casebase.train.data import feedback_row
         from casebase.workspace import atomic_write
 
         rows = self._conn().execute(
-            "SELECT f.verdict, f.final_text, s.problem, s.response FROM feedback f JOIN suggestions s "
-            "ON s.id = f.suggestion_id WHERE f.verdict IN ('accepted', 'edited') ORDER BY f.id").fetchall()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        lines = []
+            "SELECT f.id AS feedback_id, f.verdict, f.final_text, f.agent, s.id AS suggestion_id, s.response, "
+            "s.prompt_messages, s.arm, s.model, s.prompt_version FROM feedback f JOIN suggestions s "
+            "ON s.id = f.suggestion_id ORDER BY f.id").fetchall()
+        lines, skipped = [], dict.fromkeys(SKIP_REASONS, 0)
         for row in rows:
             response = json.loads(row["response"])
-            solution = row["final_text"] if row["verdict"] == "edited" and row["final_text"] else response.get("solution")
-            if not solution:
+            if row["verdict"] == "rejected":
+                skipped["rejected"] += 1
                 continue
-            cases = [{k: c.get(k) for k in ("case_id", "problem", "solution", "category", "urgency")}
-                     for c in response.get("cited_cases", [])]
+            if row["prompt_messages"] is None:
+                generated = response.get("arm") != "retrieval" and not response.get("abstained")
+                skipped["no_prompt_stored" if generated else "no_prompt"] += 1
+                continue
+            solution = row["final_text"] if row["verdict"] == "edited" and row["final_text"] else response.get("solution")
+            if not (solution or "").strip():
+                skipped["no_answer"] += 1
+                continue
             answer = format_answer(solution, (response.get("category") or {}).get("value"),
                                    (response.get("urgency") or {}).get("value"))
-            messages = build_messages(row["problem"], cases) + [{"role": "assistant", "content": answer}]
-            lines.append(json.dumps({"messages": messages, "verdict": row["verdict"]}) + "\n")
+            lines.append(json.dumps(feedback_row(
+                json.loads(row["prompt_messages"]), answer, suggestion_id=row["suggestion_id"], verdict=row["verdict"],
+                agent=row["agent"], feedback_id=row["feedback_id"], arm=row["arm"], model=row["model"],
+                prompt_version=row["prompt_version"]), ensure_ascii=False) + "\n")
+        out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(out, lambda tmp: tmp.write_text("".join(lines), encoding="utf-8"))  # a kill leaves no half file
-        return len(lines)
+        return {"examples": len(lines), "skipped": skipped, "out": str(out)}

@@ -8,20 +8,18 @@ The resolved configuration is saved beside the adapter (``models/<name>/config.j
 
 from __future__ import annotations
 
-import json
-import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, field_serializer, field_validator
 
-from casebase.errors import CasebaseError
+from casebase import config as stage_config
+from casebase.config import StageConfig
 
 METHODS = ("standard", "hybrid")
 
 
-class TrainConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TrainConfig(StageConfig):
 
     method: Literal["standard", "hybrid"] = Field("hybrid", description="standard: problem -> answer; hybrid (RAFT): "
                                                   "problem + k retrieved train cases -> answer.")
@@ -43,6 +41,9 @@ class TrainConfig(BaseModel):
                               "solution is most similar to the example's).")
     max_length: int = Field(640, ge=64, description="Tokens per example; retrieved context is cut first, the "
                             "answer never.")
+    extra: list[Path] | Path | None = Field(None, description="Extra chat-example JSONL files trained on beside "
+                                            "train.jsonl, such as agents' accepted and edited answers from `casebase "
+                                            "export-feedback` (their prompts are used as written; never validated on).")
     # optimisation
     max_steps: int | None = Field(None, ge=1, description="Optimizer steps (default: epochs over the train set).")
     epochs: float = Field(1.0, gt=0, description="Passes over the train set when max_steps is not set.")
@@ -65,32 +66,24 @@ class TrainConfig(BaseModel):
     def run_name(self) -> str:
         return self.name or self.method
 
+    @field_validator("extra", mode="before")
+    @classmethod
+    def _extra_as_list(cls, value):
+        return [value] if isinstance(value, (str, Path)) else (value or None)
+
+    @field_serializer("extra")
+    def _extra_as_text(self, value):  # config.json and checkpoints hold plain strings
+        return None if value is None else [str(p) for p in value]
+
+    @property
+    def extra_files(self) -> list[Path]:
+        return list(self.extra or [])
+
 
 def load_config(path: Path | None, overrides: dict) -> TrainConfig:
     """Defaults, then the file's values, then the flags that were given (None means not given)."""
-    values: dict = {}
-    if path is not None:
-        values = read_config_file(path)
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return TrainConfig(**values)
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        raise CasebaseError(f"bad training configuration: {problems}. Fields and defaults: "
-                            f"`casebase train --help` or docs/train.md") from None
+    return stage_config.load_config(TrainConfig, path, overrides, "train")
 
 
-def read_config_file(path: Path) -> dict:
-    if not path.is_file():
-        raise CasebaseError(f"config file not found: {path}")
-    text = path.read_text(encoding="utf-8")
-    try:
-        if path.suffix == ".toml":
-            return tomllib.loads(text)
-        if path.suffix in (".yaml", ".yml"):
-            import yaml
-
-            return yaml.safe_load(text) or {}
-        return json.loads(text)
-    except Exception as error:  # every parser has its own error type
-        raise CasebaseError(f"could not read {path} ({path.suffix or 'JSON'}): {error}") from None
+def read_config_file(path: Path) -> dict[str, Any]:
+    return stage_config.read_config_file(path)

@@ -53,9 +53,16 @@ def read_split(ws, name: str) -> list[dict]:
     return cases.astype(object).where(cases.notna(), None).to_dict("records")
 
 
-def build_examples(cases: list[dict], method: str, index=None, k: int = 3, oracle_share: float = 0.8,
-                   oracle_depth: int = 20, seed: int = 0) -> list[Example]:
-    """One example per case; hybrid ones get RAFT contexts from ``index`` (see the module docstring)."""
+def build_examples(cases: list[dict], method: str, index=None, k: int | None = None,
+                   oracle_share: float | None = None, oracle_depth: int | None = None,
+                   seed: int | None = None) -> list[Example]:
+    """One example per case; hybrid ones get RAFT contexts from ``index`` (see the module docstring). Settings not
+    given take TrainConfig's defaults (the one place they are written)."""
+    from casebase.train.config import TrainConfig
+
+    given = {"k": k, "oracle_share": oracle_share, "oracle_depth": oracle_depth, "seed": seed}
+    k, oracle_share, oracle_depth, seed = (TrainConfig.model_fields[f].default if v is None else v
+                                           for f, v in given.items())
     examples = [Example(str(c["ticket_id"]), c["problem"], format_answer(c["solution"], c.get("category"),
                                                                          c.get("urgency"))) for c in cases]
     if method == "standard" or k == 0:
@@ -165,3 +172,74 @@ def answer_loss(model, batch: dict):
     loss = F.cross_entropy(predictions.reshape(-1, predictions.shape[-1]), targets.reshape(-1),
                            ignore_index=IGNORE, reduction="sum")
     return loss, n
+
+
+# --- extra chat examples: `casebase train --extra FEEDBACK.jsonl` -------------------------------------------------
+#
+# One JSON object per line, as `casebase export-feedback` writes them (``feedback_row``):
+#   {"messages": [{"role": "system", ...}, {"role": "user", ...}, {"role": "assistant", "content": ANSWER}],
+#    "source": "feedback", "suggestion_id": ..., "verdict": "accepted"|"edited", "agent": ..., ...}
+# The messages before the last are the exact prompt the served model was given; the last, the answer learned
+# (``format_answer``). They are encoded like every other example: the prompt masked, the answer turn learned.
+
+EXTRA_ROLES = ("system", "user", "assistant")
+EXTRA_FORMAT = ('Each line needs {"messages": [...]}: chat messages with role system, user or assistant and a string '
+                'content, at least one user message, the last one the assistant\'s answer; write the file with '
+                '`casebase export-feedback --out FILE`.')
+
+
+def feedback_row(prompt: list[dict], answer: str, **fields) -> dict:
+    """One line of an ``--extra`` file: the prompt messages, the answer as the assistant turn, then ``fields``
+    (suggestion_id, verdict, agent, ...)."""
+    return {"messages": [*prompt, {"role": "assistant", "content": answer}], "source": "feedback", **fields}
+
+
+def _check_extra(row: dict) -> str | None:
+    messages = row.get("messages")
+    if not isinstance(messages, list) or len(messages) < 2:
+        return "'messages' must be a list of at least two chat messages (the prompt, then the answer)"
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or m.get("role") not in EXTRA_ROLES or not isinstance(m.get("content"), str):
+            return f"messages[{i}] is not {{\"role\": system|user|assistant, \"content\": \"...\"}}"
+    if messages[-1]["role"] != "assistant" or not messages[-1]["content"].strip():
+        return "the last message must be the assistant's answer, not empty"
+    if not any(m["role"] == "user" for m in messages[:-1]):
+        return "no user message before the answer"
+    return None
+
+
+def read_extra(paths: list[Path]) -> list[list[dict]]:
+    """The chat examples (message lists) of ``--extra`` files; a bad line is a CasebaseError naming its file and line."""
+    from casebase.jsonl import read_jsonl
+
+    examples = []
+    for path in paths:
+        if not Path(path).is_file():
+            raise CasebaseError(f"--extra {path}: file not found; write it with "
+                                f"`casebase export-feedback --workspace WS --out {path}`.")
+        rows = read_jsonl(Path(path), _check_extra, EXTRA_FORMAT, label=f"--extra {path}")
+        examples += [row["messages"] for row in rows]
+    return examples
+
+
+def encode_chat(tokenizer, messages: list[dict], max_length: int) -> dict | None:
+    """Token ids and labels of a finished chat (``read_extra``): its prompt exactly as given, masked with -100,
+    and its last (assistant) turn learned, as ``encode`` does. None when it is longer than ``max_length``: the
+    prompt is the one the model was served and is not re-cut."""
+    answer_ids = tokenizer(_answer_turn(tokenizer, messages[-1]["content"]), add_special_tokens=False)["input_ids"]
+    prompt = tokenizer.apply_chat_template(messages[:-1], tokenize=False, add_generation_prompt=True)
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    if len(prompt_ids) + len(answer_ids) > max_length:
+        return None
+    return {"input_ids": prompt_ids + answer_ids, "labels": [IGNORE] * len(prompt_ids) + answer_ids}
+
+
+def encode_extra(tokenizer, examples: list[list[dict]], max_length: int) -> tuple[list[dict], int]:
+    """(features, number left out as longer than ``max_length``) of ``read_extra``'s examples."""
+    encoded = [encode_chat(tokenizer, messages, max_length) for messages in examples]
+    kept = [e for e in encoded if e is not None]
+    if len(kept) < len(encoded):
+        log(f"{len(encoded) - len(kept)} extra examples left out: longer than max_length {max_length}")
+    if examples:
+        log(f"extra examples: {len(kept)} trained on beside train.jsonl")
+    return kept, len(encoded) - len(kept)

@@ -36,7 +36,7 @@ import torch
 from casebase.errors import CasebaseError
 from casebase.progress import log, track
 from casebase.train.config import TrainConfig
-from casebase.train.data import answer_loss, build_examples, collate, encode, read_split
+from casebase.train.data import answer_loss, build_examples, collate, encode, encode_extra, read_extra, read_split
 from casebase.workspace import Workspace, atomic_write, begin_outputs, write_manifest
 
 STATE_FILE = "trainer_state.pt"
@@ -57,7 +57,7 @@ class TrainerState:
 
 
 def model_dir(ws: Workspace, name: str) -> Path:
-    return ws.root / "models" / name
+    return ws.model(name)
 
 
 def run(ws: Workspace, config: TrainConfig, resume: bool = False, overwrite: bool = False,
@@ -78,8 +78,10 @@ def run(ws: Workspace, config: TrainConfig, resume: bool = False, overwrite: boo
         checkpoints = []
     if resume and not checkpoints:
         log(f"no checkpoint under {out}: starting from the beginning")
+    extra_chats = read_extra(config.extra_files)  # --extra (feedback): a bad line fails before the model loads
 
-    accelerator = Accelerator()
+    # Our schedule counts optimizer steps; a prepared scheduler would otherwise be stepped once per process.
+    accelerator = Accelerator(step_scheduler_with_optimizer=False)
     set_seed(config.seed)
     tokenizer, model, base_name = load_base(config, accelerator.device)
     train_cases, val_cases = read_split(ws, "train"), read_split(ws, "val")[: config.val_limit]
@@ -96,6 +98,8 @@ def run(ws: Workspace, config: TrainConfig, resume: bool = False, overwrite: boo
     train_examples, val_examples = build_examples(train_cases, **kw), build_examples(val_cases, **kw)
     train_data, skipped_train = _encode_all(tokenizer, train_examples, config.max_length)
     val_data, skipped_val = _encode_all(tokenizer, val_examples, config.max_length)
+    extra_data, skipped_extra = encode_extra(tokenizer, extra_chats, config.max_length)
+    train_data = train_data + extra_data  # trained on beside train.jsonl, in the same shuffled order
     if not train_data or not val_data:
         raise CasebaseError(f"no example fits --max-length {config.max_length} (answers are never cut): raise it.")
 
@@ -145,16 +149,21 @@ def run(ws: Workspace, config: TrainConfig, resume: bool = False, overwrite: boo
                                                        world, accelerator.process_index)]
                  for m in range(config.grad_accum)]
         batches = [collate(b, pad_id) for b in micro]
-        n_answer = sum(int((b["labels"] != -100).sum()) for b in batches)
+        # Answer tokens of the GLOBAL batch: DDP and DeepSpeed average gradients over processes, so each one
+        # scales its sum by world / global count; the mean is then the one-process loss of the same examples.
+        mine = [sum(int((b["labels"] != -100).sum()) for b in batches),
+                sum(int(b["attention_mask"].sum()) for b in batches)]
+        n_answer, n_tokens = (int(v) for v in _global_sum(accelerator, mine))
         loss_sum = 0.0
         for m, batch in enumerate(batches):
             batch = _to(batch, accelerator.device)
             sync = contextlib.nullcontext() if m == len(batches) - 1 else accelerator.no_sync(model)
             with sync:
                 loss, _ = answer_loss(model, batch)
-                accelerator.backward(loss / max(1, n_answer))
+                accelerator.backward(loss * world / max(1, n_answer))
             loss_sum += float(loss.detach())
-            state.tokens += int(batch["attention_mask"].sum()) * world
+        loss_sum = float(_global_sum(accelerator, [loss_sum])[0])
+        state.tokens += n_tokens
         accelerator.clip_grad_norm_(trainable, config.max_grad_norm)
         optimizer.step()
         scheduler.step()
@@ -194,14 +203,17 @@ def run(ws: Workspace, config: TrainConfig, resume: bool = False, overwrite: boo
     t = time.perf_counter()
     sample = _sample_generation(config, out, val_examples[0], accelerator.device)
     sample_seconds = time.perf_counter() - t
-    inputs = {"train": ws.root / "train.jsonl", "val": ws.root / "val.jsonl"}
+    inputs = {"train": ws.split("train"), "val": ws.split("val")}
     if index is not None:
         inputs["index"] = index.root / "manifest.json"
+    for i, path in enumerate(config.extra_files):
+        inputs["extra" if i == 0 else f"extra_{i + 1}"] = Path(path)
     last_val = next((r["val_loss"] for r in reversed(state.rows) if r["val_loss"] is not None), None)
     return write_manifest(
         ws, f"train-{config.run_name}", path=out / "manifest.json", config=config.model_dump(), inputs=inputs,
-        counts={"train_examples": len(train_data), "val_examples": len(val_data),
-                "skipped_too_long": {"train": skipped_train, "val": skipped_val},
+        counts={"train_examples": len(train_data) - len(extra_data), "extra_examples": len(extra_data),
+                "val_examples": len(val_data),
+                "skipped_too_long": {"train": skipped_train, "val": skipped_val, "extra": skipped_extra},
                 "oracle_in_context": sum(bool(e.oracle_in_context) for e in train_examples),
                 "steps": state.step, "planned_steps": total, "tokens": state.tokens,
                 "trainable_parameters": sum(p.numel() for p in trainable),
@@ -275,14 +287,29 @@ def _with_lora(model, config: TrainConfig):
 
 
 def _fill_deepspeed(accelerator, config: TrainConfig) -> None:
-    """Under DeepSpeed, give it our micro-batch size (no dataloader is prepared to infer it from)."""
+    """Under DeepSpeed, write the settings casebase owns into its config: the micro-batch (no dataloader is prepared
+    to infer it from), clipping (DeepSpeed clips by itself, so ``clip_grad_norm_`` here does nothing) and one
+    micro-batch per optimizer step (the loop counts steps, schedules the learning rate and accumulates itself)."""
     plugin = getattr(accelerator.state, "deepspeed_plugin", None)
     if plugin is None:
         return
+    ds, problems = plugin.deepspeed_config, []
     if config.grad_accum != 1:
-        raise CasebaseError("under DeepSpeed set grad_accum = 1 (DeepSpeed accumulates by itself: set "
-                            "gradient_accumulation_steps in configs/deepspeed/zero2.json instead)")
-    plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = config.batch_size
+        problems.append(f"grad_accum = {config.grad_accum}: set grad_accum = 1 and grow the global batch with "
+                        f"--batch-size or more processes")
+    ours = {"train_micro_batch_size_per_gpu": config.batch_size, "gradient_clipping": config.max_grad_norm,
+            "gradient_accumulation_steps": 1}
+    for key, value in ours.items():
+        if ds.get(key, "auto") not in ("auto", value):
+            problems.append(f"the DeepSpeed config sets {key} = {ds[key]!r} where casebase uses {value!r}: write "
+                            f'"{key}": "auto" in it (casebase fills it)')
+    if {"optimizer", "scheduler"} & ds.keys():
+        problems.append("the DeepSpeed config has an optimizer or scheduler section: remove it (casebase runs AdamW "
+                        "with its own schedule)")
+    if problems:
+        raise CasebaseError("cannot train under DeepSpeed: " + "; ".join(problems) + " (configs/deepspeed/zero2.json "
+                            "is a working example).")
+    ds.update(ours)
 
 
 def _encode_all(tokenizer, examples, max_length: int) -> tuple[list[dict], int]:
@@ -315,6 +342,14 @@ def _val_loss(model, data: list[dict], batch_size: int, pad_id: int, accelerator
         total += torch.tensor([float(loss), n], device=accelerator.device, dtype=torch.float64)
     total = accelerator.reduce(total, reduction="sum")
     return float(total[0] / max(float(total[1]), 1.0))
+
+
+def _global_sum(accelerator, values: list[float]) -> list[float]:
+    """Each value summed over all processes (itself with one process)."""
+    if accelerator.num_processes == 1:
+        return values
+    total = accelerator.reduce(torch.tensor(values, device=accelerator.device, dtype=torch.float64), reduction="sum")
+    return total.tolist()
 
 
 def _to(batch: dict, device) -> dict:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from casebase.errors import CasebaseError
 from casebase.ingest.redact import gazetteer, ids, lang, people
@@ -29,13 +29,22 @@ __all__ = ["Redactor", "RedactConfig", "build_redactor", "PLACEHOLDERS", "COMMON
 
 
 class RedactConfig(BaseModel):
-    """How ingest and serve redact (recorded in ingest.json; serve reads it back from there)."""
+    """How ingest and serve redact (recorded in ingest.json; serve reads it back from there). The ``[redact]``
+    table of an ingest config file; unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
 
     languages: list[str] | None = Field(
-        None, description="languages of the desk's text (en, de, fr, nl, es, it); default: guessed from the data")
+        None, description="Languages of the desk's text (en, de, fr, nl, es, it; a list, or comma-separated); "
+        "none: guessed from the data.")
     phone_regions: list[str] = Field(
-        list(DEFAULT_REGIONS), description="regions whose national phone formats are recognised (ISO 3166 codes)")
-    ner: bool = Field(True, description="run the named-entity pass on the candidate names the other layers leave")
+        list(DEFAULT_REGIONS), description="Regions whose national phone formats are recognised (ISO 3166 codes).")
+    ner: bool = Field(True, description="Run the named-entity pass on the candidate names the other layers leave.")
+
+    @field_validator("languages", "phone_regions", mode="before")
+    @classmethod
+    def _comma_list(cls, v):  # --languages en,de and languages = "en,de" in a config file
+        return [x.strip() for x in v.split(",") if x.strip()] if isinstance(v, str) else v
 
     @field_validator("languages")
     @classmethod

@@ -1,0 +1,41 @@
+"""The ingest stage's settings: ``casebase ingest --config ingest.toml`` or its flags.
+
+    tickets = "export/tickets.xlsx"
+    history = "export/history.xlsx"
+    mapping = "saleslogix"
+    [redact]
+    languages = ["en", "de"]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from casebase.config import StageConfig
+from casebase.ingest.redact import RedactConfig
+
+
+class IngestConfig(StageConfig):
+    tickets: Path = Field(description="Ticket table (csv, tsv, xlsx, json, jsonl, parquet).")
+    history: Path | None = Field(None, description="Message history table, one row per message.")
+    mapping: str = Field("auto", description="Column mapping: auto, canonical, saleslogix, or a TOML file "
+                         "(docs/mapping.md).")
+    max_body_chars: int = Field(50_000, ge=1, description="Longer texts (message bodies and every ticket field) "
+                                "are truncated (counted in the manifest).")
+    json_key: str | None = Field(None, description="For a --tickets JSON object holding several arrays: the name "
+                                 "of the array of tickets.")
+    history_json_key: str | None = Field(None, description="The same for a --history JSON object (e.g. the same "
+                                         "file's 'comments').")
+    redact: RedactConfig = Field(default_factory=RedactConfig, description="How personal data is redacted (the "
+                                 "[redact] table of a config file).")
+
+    def resolved(self) -> "IngestConfig":
+        """The same with absolute paths, so the manifest's config runs again from any directory."""
+        from casebase.ingest.mappings import builtin_names
+
+        update = {"tickets": self.tickets.resolve(), "history": self.history.resolve() if self.history else None}
+        if self.mapping != "auto" and self.mapping not in builtin_names() and Path(self.mapping).is_file():
+            update["mapping"] = str(Path(self.mapping).resolve())
+        return self.model_copy(update=update)

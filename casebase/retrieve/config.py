@@ -1,0 +1,44 @@
+"""The index stage's settings: ``casebase index --config index.toml`` or its flags (``--add`` is an action, not a
+setting: it appends to the index these settings built)."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from pydantic import Field
+
+from casebase.config import StageConfig
+
+TextMode = Literal["problem", "problem+solution"]
+AnnMode = Literal["auto", "always", "never"]
+TEXT_MODES: tuple[str, ...] = get_args(TextMode)
+ANN_MODES: tuple[str, ...] = get_args(AnnMode)
+
+
+class IndexConfig(StageConfig):
+    text: TextMode = Field("problem", description="Indexed text: problem, or problem+solution.")
+    model: str | None = Field(None, description="sentence-transformers model (directory or name); none: the bundled "
+                              "all-MiniLM-L6-v2; fake for tests. The manifest records the model's name.")
+    ann_threshold: int = Field(50_000, ge=0, description="Above this many cases, build an HNSW graph (needs "
+                               "usearch), else exact search.")
+    ann: AnnMode = Field("auto", description="Above the threshold: auto keeps the graph only if, calibrated on the "
+                         "cases, it reaches --ann-recall faster than exact search; always keeps it; never stays exact.")
+    ann_recall: float = Field(0.95, gt=0, le=1, description="Target recall@10 of the HNSW graph against exact "
+                              "search; sets its expansion_search.")
+    abstain_quantile: float = Field(0.10, ge=0, le=1, description="Abstain threshold = this quantile of val cases' "
+                                    "best-match similarity.")
+    force: bool = Field(False, description="Rebuild even when the index is up to date.")
+
+
+SearchMode = Literal["hybrid", "dense", "bm25"]
+
+
+class SearchConfig(StageConfig):
+    """`casebase search` and `GET /api/search` (not a stage: it writes nothing)."""
+
+    k: int = Field(5, ge=1, le=50, description="Number of cases to return.")
+    mode: SearchMode = Field("hybrid", description="hybrid (dense + BM25, RRF), dense or bm25.")
+    weights: str = Field("1,1", description="Hybrid weights DENSE,BM25 for reciprocal rank fusion.")
+
+
+SEARCH_K: int = SearchConfig.model_fields["k"].default
