@@ -140,12 +140,14 @@ class AdapterView:
         return self.shared.tokenizer
 
     def generate(self, prompts, max_new_tokens: int = 256, **kw) -> list[str]:
-        model = self.shared.model
-        with self.lock:
+        from peft import PeftModel
+
+        with self.lock:  # the model is read under the lock: loading an adapter wraps it in a PeftModel
+            model = self.shared.model
             if self.adapter is not None:
                 model.set_adapter(self.adapter)
                 return self.shared.generate(prompts, max_new_tokens, **kw)
-            if hasattr(model, "disable_adapter"):
+            if isinstance(model, PeftModel):
                 with model.disable_adapter():
                     return self.shared.generate(prompts, max_new_tokens, **kw)
             return self.shared.generate(prompts, max_new_tokens, **kw)
@@ -159,6 +161,7 @@ class ArmModels:
         self._bases: dict[str, tuple[Any, threading.Lock, set[str]]] = {}
         self._views: dict[str, Any] = {}
         self._guard = threading.Lock()
+        self.fingerprints: dict[str, dict[str, Any]] = {}  # arm -> fingerprint when its replies were first asked
 
     def get(self, arm: str) -> tuple[Any, int]:
         """(LLM, max_length) of an LLM arm."""

@@ -91,8 +91,6 @@ def serve(
 
     try:
         cfg = from_cli(ServeConfig, config, locals(), "serve")
-        if cfg.arm and release:
-            raise CasebaseError("--arm serves an arm ad hoc and --release serves what an evaluation measured: give one")
         check_bind(cfg.host, os.environ.get("CASEBASE_TOKEN"), cfg.tokens_file)
         sock = bind_socket(cfg.host, cfg.port)  # a busy port is an error now, not after "serving on"
         application = create_app(Workspace.at(workspace, create=False), config=cfg, languages=languages)

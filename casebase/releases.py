@@ -24,12 +24,14 @@ from casebase.workspace import Workspace, file_sha256, write_json
 TRIAL_BELOW = 30  # tickets: fewer cannot tell arms apart (the intervals of 12 tickets span most of the scale)
 
 
-def trial_reasons(tickets: int, llm: str | None, arms: list[str] | None = None) -> list[str]:
-    """Why an evaluation cannot vouch for what it recommends (empty: it can)."""
+def trial_reasons(tickets: int, llm: str | None, arms: list[str] | None = None, ws: Workspace | None = None) -> list[str]:
+    """Why an evaluation cannot vouch for what it recommends (empty: it can). The fake model counts as given with
+    --llm or as the base an adapter was trained on (``ws`` resolves it)."""
     reasons = []
     if tickets < TRIAL_BELOW:
         reasons.append(f"{tickets} tickets evaluated (fewer than {TRIAL_BELOW})")
-    if (llm or "").strip() == "fake":
+    specs = {llm} | ({arm_registry.base_spec(ws, a, llm) for a in arms or [] if a != "retrieval"} if ws else set())
+    if "fake" in {(s or "").strip() for s in specs}:
         reasons.append("evaluated with the fake model")
     if arms is not None and "retrieval" not in arms:
         reasons.append("retrieval, the baseline an arm must beat, was not evaluated beside it")
@@ -53,7 +55,7 @@ def write_release(ws: Workspace, *, name: str, summary: dict, config: dict[str, 
     arm = summary["recommended"]
     s = summary["arms_summary"][arm][summary["primary_metric"]]
     llm = config.get("llm")
-    reasons = trial_reasons(summary["tickets"], llm, summary.get("arms"))
+    reasons = trial_reasons(summary["tickets"], llm, summary.get("arms"), ws)
     max_length = arm_registry.arm_max_length(ws, arm) if arm != "retrieval" else None
     record = {
         "stage": "release", "name": name,
@@ -66,12 +68,24 @@ def write_release(ws: Workspace, *, name: str, summary: dict, config: dict[str, 
         "prompt_version": _prompt_version(),
         "tickets": summary["tickets"],
         "metric": {"name": summary["primary_metric"], "mean": s["mean"], "low": s["low"], "high": s["high"]},
+        "index": index_record(ws),
         "eval_run": str(eval_manifest.parent.relative_to(ws.root)),
         "eval_manifest_sha256": file_sha256(eval_manifest),
     }
     ws.release(name).parent.mkdir(parents=True, exist_ok=True)
     write_json(ws.release(name), record)
     return record
+
+
+def index_record(ws: Workspace) -> dict[str, Any] | None:
+    """What retrieval answers depend on beyond the cases (which retained cases and rebuilds legitimately change):
+    the embedding model, the indexed text and the BM25 tokenizer."""
+    try:
+        manifest = json.loads((ws.index / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return {"model": manifest.get("model"), "text": manifest.get("text"),
+            "bm25_tokenizer": (manifest.get("bm25") or {}).get("tokenizer")}
 
 
 def _prompt_version() -> str:
@@ -124,14 +138,23 @@ def mismatches(ws: Workspace, release: dict, *, llm: str | None = None, k: int |
     arm, problems = release["arm"], []
     if arm not in arm_registry.ARMS:
         return [f"its arm {arm!r} is not one this version knows ({', '.join(arm_registry.ARMS)})"]
-    for field, given in (("llm", llm), ("k", k), ("max_new_tokens", max_new_tokens)):
-        if given is not None and given != release.get(field):
-            problems.append(f"--{field.replace('_', '-')} {given} differs from the release's {release.get(field)}")
+    if k is not None and k != release.get("k"):
+        problems.append(f"--k {k} differs from the release's {release.get('k')}")
+    was_index, now_index = release.get("index"), index_record(ws)
+    if was_index and now_index and was_index != now_index:
+        changed = [f for f in was_index if was_index[f] != now_index.get(f)]
+        problems.append(f"the index was rebuilt with another {', '.join(changed)} ({', '.join(str(now_index.get(f)) for f in changed)}; "
+                        f"measured {', '.join(str(was_index[f]) for f in changed)})")
+    if arm == "retrieval":  # no model, no prompt: only the cases and how they are found matter
+        return problems
+    if llm is not None and arm_registry.base_spec(ws, arm, llm) != arm_registry.base_spec(ws, arm, release.get("llm")):
+        problems.append(f"--llm {llm} is not the model it was measured with "
+                        f"({arm_registry.base_spec(ws, arm, release.get('llm'))})")
+    if max_new_tokens is not None and max_new_tokens != release.get("max_new_tokens"):
+        problems.append(f"--max-new-tokens {max_new_tokens} differs from the release's {release.get('max_new_tokens')}")
     if release.get("prompt_version") != _prompt_version():
         problems.append(f"it was measured with prompt {release.get('prompt_version')}, this version builds "
                         f"{_prompt_version()}")
-    if arm == "retrieval":
-        return problems
     adapter = arm_registry.ADAPTER[arm]
     if adapter and not arm_registry.has_adapter(ws, arm):
         problems.append(f"the {adapter} adapter it was measured with is gone from {ws.model(adapter)}")
@@ -146,13 +169,20 @@ def mismatches(ws: Workspace, release: dict, *, llm: str | None = None, k: int |
     if now["base"] != was.get("base"):
         problems.append(f"the base model {release.get('llm') or (now['base'] or {}).get('spec')} differs from the one "
                         "evaluated (its weight files changed)")
+    if release.get("max_length") is not None and arm_registry.arm_max_length(ws, arm) != release["max_length"]:
+        problems.append(f"prompts would take {arm_registry.arm_max_length(ws, arm)} tokens, measured with "
+                        f"{release['max_length']}")
     return problems
 
 
 def fix_command(ws: Workspace, release: dict) -> str:
+    """The evaluation that made the release, again on what is on disk: the same tickets, arms and settings."""
+    manifest = ws.root / release.get("eval_run", f"eval/{release['name']}") / "manifest.json"
+    if manifest.exists():
+        return f"casebase rerun {manifest}"
     arms = ",".join(dict.fromkeys(["retrieval", release["arm"]]))
     llm = f" --llm {release['llm']}" if release.get("llm") else ""
-    return f"casebase evaluate --workspace {ws.root} --arms {arms}{llm}"
+    return f"casebase evaluate --workspace {ws.root} --arms {arms}{llm} --name {release['name']}"
 
 
 def check(ws: Workspace, release: dict, **given) -> None:

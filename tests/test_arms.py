@@ -72,3 +72,28 @@ def test_unknown_arm_and_the_retrieval_arm(ws):
     with pytest.raises(CasebaseError, match="uses no model"):
         ArmModels(ws).get("retrieval")
     assert parse_arms(None, ws) == ["retrieval", "base", "base+rag"]
+
+
+def test_a_base_arm_waiting_while_an_adapter_loads_still_answers_without_it(ws, tiny_base):
+    """The base view read the model before taking the lock: a plain model then, a PeftModel once the adapter had
+    loaded meanwhile, so it generated with the adapter active (a plain model has no disable_adapter)."""
+    import threading
+    import time
+
+    from casebase.arms import ArmModels
+
+    random_adapter(ws, "hybrid", tiny_base, seed=2)
+    models = ArmModels(ws, llm_spec=f"local:{tiny_base}")
+    base = models.get("base")[0]
+    reference = base.generate(PROMPT, max_new_tokens=6)[0]
+    shared, lock, loaded = models._bases[f"local:{tiny_base}"]
+    got = {}
+    with lock:
+        waiting = threading.Thread(target=lambda: got.update(reply=base.generate(PROMPT, max_new_tokens=6)[0]))
+        waiting.start()
+        time.sleep(0.3)  # the base view is now waiting for the lock
+        shared.load_adapter(ws.model("hybrid"), "hybrid")
+        loaded.add("hybrid")
+    waiting.join(60)
+    assert models.get("hybrid+rag")[0].generate(PROMPT, max_new_tokens=6)[0] != reference  # the adapter shows
+    assert got["reply"] == reference

@@ -86,7 +86,7 @@ def test_export_writes_the_served_prompt_with_the_final_answer(indexed_ws, fake_
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["examples"] == 2
-    assert report["skipped"] == {"rejected": 1, "no_prompt": 1, "no_prompt_stored": 1, "no_answer": 0}
+    assert report["skipped"] == {"superseded": 0, "rejected": 1, "no_prompt": 1, "no_prompt_stored": 1, "no_answer": 0}
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["suggestion_id"], r["verdict"], r["source"]) for r in rows] == \
         [(accepted["id"], "accepted", "feedback"), (edited["id"], "edited", "feedback")]

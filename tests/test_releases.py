@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from casebase.errors import CasebaseError
 from casebase.workspace import write_manifest
 from test_evaluate import TEST
-from test_retrieve import write_cases
+from test_retrieve import TRAIN, write_cases
 
 
 @pytest.fixture
@@ -106,7 +106,7 @@ def test_serve_refuses_a_release_whose_adapter_was_retrained_and_names_the_fix(e
     with pytest.raises(CasebaseError) as err:
         Suggester(eval_ws, release="h1")
     assert "retrained since it was evaluated" in str(err.value)
-    assert f"casebase evaluate --workspace {eval_ws.root} --arms retrieval,hybrid+rag --llm fake" in str(err.value)
+    assert f"casebase rerun {eval_ws.root / 'eval' / 'h1' / 'manifest.json'}" in str(err.value)
     with pytest.raises(CasebaseError, match="--k 5 differs from the release's 3"):
         Suggester(eval_ws, release="h1", k=5)
 
@@ -167,3 +167,85 @@ def test_extraction_is_keyed_on_the_scorer_weights_and_the_code(tmp_path, monkey
     assert extract(ws)["counts"]["worked"] == first["counts"]["tickets"]  # before: keyed on labels, reused
     monkeypatch.setattr(extract_module, "code_version", lambda: "changed-rules")
     assert extract(ws)["counts"]["worked"] == first["counts"]["tickets"]
+
+
+def test_an_adapter_retrained_after_the_server_started_is_refused_when_its_weights_load(eval_ws):
+    from casebase.serve.engine import Suggester
+
+    fake_adapter(eval_ws)
+    release(eval_ws, "h1", arm="hybrid+rag", tickets=40, llm="fake")
+    engine = Suggester(eval_ws, release="h1")  # checked at start: fine
+    fake_adapter(eval_ws, weights=b"weights-v2")  # `casebase train --overwrite` while it serves
+    with pytest.raises(CasebaseError, match="retrained since it was evaluated"):
+        answer = engine.suggest("", TRAIN[0][1])  # a past case's own words: no abstaining, a draft is generated
+        pytest.fail(f"served a draft of weights never evaluated: {answer}")  # before: it was
+
+
+def test_equivalent_settings_are_not_refused_and_a_retrieval_release_ignores_model_settings(eval_ws):
+    from casebase.serve.engine import Suggester
+
+    fake_adapter(eval_ws)  # trained on base "fake" (its manifest says so)
+    release(eval_ws, "h0", arm="hybrid+rag", tickets=40, llm=None)
+    assert Suggester(eval_ws, release="h0", llm="fake").arm == "hybrid+rag"  # before: "--llm fake differs from None"
+    release(eval_ws, "r1", tickets=40)
+    engine = Suggester(eval_ws, release="r1", llm="local:/elsewhere", max_new_tokens=64)  # no model in retrieval
+    assert engine.arm == "retrieval" and engine.release["name"] == "r1"
+
+
+def test_the_fake_model_as_an_adapters_base_makes_a_trial_too(eval_ws):
+    from casebase.evaluate import run
+
+    fake_adapter(eval_ws)  # base "fake", evaluated without --llm
+    rel = run(eval_ws, arms="retrieval,hybrid+rag", name="nofakeflag", n_resamples=50)["release"]
+    assert "evaluated with the fake model" in rel["trial_because"]  # before: the literal --llm only
+
+
+def test_a_release_is_refused_once_the_index_is_rebuilt_another_way(eval_ws):
+    from casebase.retrieve import build_index
+    from casebase.serve.engine import Suggester
+
+    release(eval_ws, "r1", tickets=40)
+    assert release(eval_ws, "r1", tickets=40)["index"]["text"] == "problem"
+    build_index(eval_ws, model="fake", text="problem+solution")
+    with pytest.raises(CasebaseError, match="index was rebuilt with another text"):
+        Suggester(eval_ws, release="r1")
+
+
+def test_arm_and_release_together_are_refused_wherever_they_come_from(eval_ws, tmp_path):
+    from typer.testing import CliRunner
+
+    from casebase.cli import app
+
+    runner = CliRunner()
+    r = runner.invoke(app, ["suggest", "-w", str(eval_ws.root), "--release", "nope", "--arm", "retrieval", "x"])
+    assert r.exit_code == 2 and "give one" in r.output  # before: the release was silently ignored
+    config = tmp_path / "serve.toml"
+    config.write_text('release = "r1"\n')
+    r = runner.invoke(app, ["serve", "-w", str(eval_ws.root), "--config", str(config), "--arm", "retrieval"])
+    assert r.exit_code == 2 and "give one" in r.output  # before: served the arm ad hoc
+
+
+@pytest.mark.parametrize("name", ["latest", "../elsewhere", "a/b", ""])
+def test_an_evaluation_name_is_one_plain_folder_name(eval_ws, name):
+    from casebase.evaluate import run
+
+    with pytest.raises(CasebaseError, match="give a plain name"):
+        run(eval_ws, llm="fake", name=name, n_resamples=50)
+
+
+def test_an_adapter_retrained_during_the_evaluation_makes_no_release(eval_ws, monkeypatch):
+    from casebase.evaluate import run
+    from casebase.llm import get_llm
+
+    fake_adapter(eval_ws)
+    fake = get_llm("fake")
+    real = fake.generate
+
+    def retrain_then_answer(prompts, *a, **kw):
+        fake_adapter(eval_ws, weights=b"retrained meanwhile")
+        return real(prompts, *a, **kw)
+
+    monkeypatch.setattr(fake, "generate", retrain_then_answer)
+    with pytest.raises(CasebaseError, match="changed on disk while it was evaluated"):
+        run(eval_ws, arms="hybrid+rag", llm="fake", name="during", n_resamples=50)
+    assert not eval_ws.release("during").exists()

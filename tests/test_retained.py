@@ -244,3 +244,34 @@ def test_index_add_keeps_its_cases_through_a_rebuild(indexed_ws, tmp_path):
     assert {"N01", "N02"} <= set(index.metadata["case_id"]) and index.n_main == len(TRAIN) + 2
     np.testing.assert_allclose(index.embeddings[-2:], index.embedder.encode([p for _, p, *_ in NEW]), atol=1e-6)
     assert Path(indexed_ws.root / RETAINED).read_text().count("\n") == 2
+
+
+def test_a_forgotten_case_is_gone_from_every_route_within_a_second_not_only_from_search(client, indexed_ws):
+    """GET /api/cases/{id}, /healthz and the retain conflict check read the index the server loaded: after
+    `casebase forget` they kept serving the erased case until some search reloaded it."""
+    from typer.testing import CliRunner
+
+    from casebase.cli import app
+
+    body = {"ticket_id": "R1", "subject": "Goods issue", "body": "Error M7 090 quantity unit not defined in MIGO",
+            "solution": "Maintain the unit of measure in MM02.", "category": "Logistics"}
+    assert client.post("/api/cases", json=body, headers=AUTH).status_code == 201
+    cases = client.get("/healthz").json()["cases"]
+    assert client.get("/api/cases/R1", headers=AUTH).status_code == 200
+    r = CliRunner().invoke(app, ["forget", "--workspace", str(indexed_ws.root), "--ticket", "R1", "--ticket", "C01"])
+    assert r.exit_code == 0, r.output
+    time.sleep(1.1)
+    assert client.get("/api/cases/R1", headers=AUTH).status_code == 404  # no search in between
+    assert client.get("/api/cases/C01", headers=AUTH).status_code == 404
+    assert client.get("/healthz").json()["cases"] == cases - 2
+
+
+def test_the_vectors_a_process_appended_are_not_kept_twice_in_memory(indexed_ws):
+    """A server read its own appended vectors back on every catch-up and kept them in a cache nothing emptied."""
+    index, other = load_index(indexed_ws), load_index(indexed_ws)
+    for i in range(20):
+        append_cases(index, [case(f"X{i:02d}", f"Printer {i} stuck in SPAD queue {i}", "Restart the spool.", "Basis", "Low")])
+    append_cases(other, [case("Y01", "MIGO goods receipt blocked by M7 021", "Post the stock first.", "Logistics", "Low")])
+    index.sync(force=True)  # reads the other's case: and, before, its own 20 vectors back into the cache
+    assert "Y01" in index._row and len(index) == len(TRAIN) + 21
+    assert index._vec_cache == {}

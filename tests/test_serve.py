@@ -88,10 +88,17 @@ def test_feedback_and_export(client, serve_ws, tmp_path):
     store = Store(serve_ws.root / "casebase.db")
     assert [f["verdict"] for f in store.feedback()] == ["accepted", "edited", "rejected"]
     out = tmp_path / "sft.jsonl"
-    assert store.export_feedback(out)["examples"] == 2
+    result = store.export_feedback(out)  # the agent's last say on sid was "rejected": nothing to train on
+    assert result["examples"] == 0 and result["skipped"]["superseded"] == 2 and result["skipped"]["rejected"] == 1
+    other = client.post("/api/suggest", json={"body": "ORA-00942 table does not exist in report"}, headers=AUTH).json()["id"]
+    client.post("/api/feedback", json={"suggestion_id": other, "verdict": "accepted"}, headers=AUTH)
+    client.post("/api/feedback", json={"suggestion_id": other, "verdict": "edited", "final_text": "Grant it. Then rerun."},
+                headers=AUTH)
+    result = store.export_feedback(out)
+    assert result["examples"] == 1 and result["skipped"]["superseded"] == 3  # the accept, then edited: the edit only
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [m["role"] for m in rows[0]["messages"]] == ["system", "user", "assistant"]
-    assert rows[1]["messages"][-1]["content"].endswith("Solution: Grant it. Then rerun.")
+    assert rows[0]["messages"][-1]["content"].endswith("Solution: Grant it. Then rerun.") and rows[0]["verdict"] == "edited"
     assert "Past cases that may help" in rows[0]["messages"][1]["content"]
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from casebase.config import StageConfig
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 class EvaluateConfig(StageConfig):
@@ -26,3 +29,12 @@ class EvaluateConfig(StageConfig):
     max_new_tokens: int = Field(160, ge=8, description="Longest reply in tokens (and served with the release).")
     batch_size: int = Field(8, ge=1, description="Prompts per generation batch.")
     n_resamples: int = Field(2000, ge=1, description="Bootstrap resamples of the 95% intervals.")
+
+    @field_validator("name")
+    @classmethod
+    def _a_folder_name(cls, value: str | None) -> str | None:
+        """The run's folder under eval/ and its release's name: one plain folder name, never `latest`."""
+        if value is not None and (value == "latest" or not _NAME.fullmatch(value)):
+            raise ValueError(f"{value!r}: give a plain name (letters, digits, . _ -; not 'latest', which means the "
+                             "newest release)")
+        return value

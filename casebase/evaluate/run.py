@@ -129,7 +129,7 @@ def generate_arm(arm: str, tickets: list[Ticket], contexts: list[list[dict]], mo
     llm, max_length = models.get(arm)
     budget = TokenBudget.of(getattr(llm, "tokenizer", None), max_length - max_new_tokens)
     messages = [build_messages(t.text, ctx if uses_rag(arm) else [], budget) for t, ctx in zip(tickets, contexts)]
-    model = models.fingerprint(arm)
+    model = models.fingerprints.setdefault(arm, models.fingerprint(arm))  # taken before generating: see run()
     settings = {"max_new_tokens": max_new_tokens, "temperature": 0.0, "prompt_version": PROMPT_VERSION}
     keys = [content_key(model, m, settings) for m in messages]
     todo = [i for i, key in enumerate(keys) if cache.get(key) is None]
@@ -213,7 +213,12 @@ def run(ws: Workspace, cfg: EvaluateConfig | None = None, **overrides) -> Manife
     inputs = {"test": ws.split("test"), "index": index.root / "manifest.json"}
     for a in {ADAPTER.get(x) for x in arm_list} - {None}:
         inputs[f"adapter_{a}"] = ws.model(a) / "adapter_model.safetensors"
-    saved = cfg.saved() | {"gold_file": str(gold_file) if gold_file else None}
+    saved = cfg.saved() | {"gold_file": str(Path(gold_file).resolve()) if gold_file else None}
+    recommended = summary["recommended"]
+    if recommended in models.fingerprints and models.fingerprint(recommended) != models.fingerprints[recommended]:
+        raise CasebaseError(f"the model of {recommended} changed on disk while it was evaluated (a `casebase train` "
+                            f"meanwhile?): its replies are not of the weights there now; evaluate again "
+                            f"(`casebase rerun {out / 'manifest.json'}`)")
     write_manifest(ws, "evaluate", path=out / "manifest.json", config=saved,
                    inputs=inputs, counts={"tickets": len(tickets), "rows": len(results)},
                    timings={"total": time.perf_counter() - started, **timings},

@@ -373,6 +373,9 @@ class Index:
             taken.add(row["ticket_id"])
             texts.append(text)
             vectors.append(None if cached is None else cached[1])
+        # what is left holds this process's own appends (already in the segment) or ids the main index has: every
+        # line that was read had its vector written before the lock was released, so nothing later needs them
+        self._vec_cache.clear()
         if not rows:
             return
         if missing:

@@ -29,8 +29,9 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from casebase import __version__
 from casebase.errors import CasebaseError, UpstreamError
-from casebase.retrieve.retained import DuplicateCase
+from casebase.retrieve.retained import DuplicateCase, StaleIndex
 from casebase.retrieve.config import SEARCH_K
+from casebase.config import resolve
 from casebase.serve.config import ServeConfig
 from casebase.serve.engine import Suggester
 from casebase.serve.security import BodyLimit, SecurityHeaders, TokenGate, Tokens, allowed_hosts
@@ -108,7 +109,7 @@ def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, to
     ``allowed_host`` set the Host allow-list (security.allowed_hosts)."""
     given = {"arm": arm, "llm": llm, "max_body_bytes": max_body_bytes, "tokens_file": tokens_file, "host": host,
              "allowed_host": allowed_host, "read_timeout_s": read_timeout_s, "release": release}
-    cfg = (config or ServeConfig()).model_copy(update={k: v for k, v in given.items() if v is not None})
+    cfg = resolve(ServeConfig, config, {k: v for k, v in given.items() if v is not None}, "serve")
     arm, llm, max_body_bytes, tokens_file = cfg.arm, cfg.llm, cfg.max_body_bytes, cfg.tokens_file
     host, allowed_host, read_timeout_s = cfg.host, cfg.allowed_host, cfg.read_timeout_s
     token = (os.environ.get("CASEBASE_TOKEN") if token is None else token) or None  # "" means no token
@@ -160,7 +161,7 @@ def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, to
     @app.get("/healthz")
     def healthz() -> dict:
         stale = getattr(engine, "stale", None)  # set when `casebase forget` erased tickets the arm was built on
-        return {"status": "ok", "version": __version__, "cases": len(engine.index), "arm": engine.arm,
+        return {"status": "ok", "version": __version__, "cases": len(engine.current_index()), "arm": engine.arm,
                 "arm_reason": engine.reason, "auth": tokens.required, "stale": stale is not None,
                 "stale_reason": stale["reason"] if stale else None, "release": _release_summary(engine)}
 
@@ -184,7 +185,7 @@ def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, to
 
     @app.get("/api/cases/{case_id:path}")  # ids from an export may hold '/' (CS/2024/001)
     def case(case_id: str) -> dict:
-        index = engine.index
+        index = engine.current_index()  # a case `casebase forget` erased is gone within a second
         row = index._row.get(case_id)
         if row is None:
             raise ApiError(404, "not_found", f"no case {case_id!r} in the index")
@@ -225,7 +226,7 @@ def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, to
     def retain_case(case: dict, agent: str | None) -> dict:
         """Add ``case`` to the index and casebase.db, one at a time; an id already in either is a 409."""
         with retaining:
-            if case["ticket_id"] in engine.index._row:
+            if case["ticket_id"] in engine.current_index()._row:
                 raise ApiError(409, "conflict", f"case {case['ticket_id']!r} is already in the index")
             if store.retained(case["ticket_id"]):
                 raise ApiError(409, "conflict", f"case {case['ticket_id']!r} was retained before (casebase.db); "
@@ -234,6 +235,8 @@ def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, to
                 result = engine.retain(case, agent=agent)
             except DuplicateCase as err:  # retained by another server process over this workspace
                 raise ApiError(409, "conflict", str(err)) from None
+            except StaleIndex:  # `casebase index` is rebuilding it: nothing was written, the client may retry
+                raise ApiError(503, "unavailable", "the index is being rebuilt: retry in a few seconds") from None
             store.retain(case, agent=agent)
         return {**result, "case": case}
 

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from casebase.config import StageConfig
 
 
 class ServeConfig(StageConfig):
-    release: str = Field("latest", description="The release to serve: latest (the newest that is not a trial) or a "
-                         "name from `casebase releases`; without any release, retrieval only.")
+    release: str | None = Field(None, description="The release to serve: latest (the newest that is not a trial) "
+                                "or a name from `casebase releases`; without any release, retrieval only "
+                                "(default: latest).")
     arm: str | None = Field(None, description="Serve this arm ad hoc instead of a release: retrieval, base, base+rag, "
                             "standard, standard+rag or hybrid+rag.")
     llm: str | None = Field(None, description="Base model spec (local, local:PATH, openai:URL#MODEL): must match the "
@@ -35,3 +36,9 @@ class ServeConfig(StageConfig):
                                      "by `casebase token`; feedback and retained cases record the agent.")
     max_body_bytes: int = Field(64_000, ge=1024, description="Largest request body; a bigger one gets 413.")
     read_timeout_s: float = Field(10.0, gt=0, description="A request body that stalls this long gets 408.")
+
+    @model_validator(mode="after")
+    def _arm_or_release(self):
+        if self.arm and self.release:
+            raise ValueError("--arm serves an arm ad hoc and --release serves what an evaluation measured: give one")
+        return self

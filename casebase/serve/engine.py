@@ -24,6 +24,7 @@ from concurrent.futures import Future
 from casebase import releases
 from casebase.arms import ADAPTER, ArmModels, check_adapters, check_arm, uses_rag
 from casebase.evaluate.config import EvaluateConfig
+from casebase.serve.config import ServeConfig
 from casebase.llm.answer import TokenBudget, build_messages, parse_answer
 from casebase.progress import log
 from casebase.stale import arm_staleness
@@ -88,8 +89,8 @@ def _default(field: str) -> int:
 
 class Suggester:
     def __init__(self, ws: Workspace, arm: str | None = None, llm: str | None = None, k: int | None = None,
-                 max_new_tokens: int | None = None, batch_size: int = 8, languages: str | None = None,
-                 release: str | None = "latest"):
+                 max_new_tokens: int | None = None, batch_size: int | None = None, languages: str | None = None,
+                 release: str | None = None):
         from casebase.retrieve import load_index
 
         self.release, source = None, None
@@ -118,16 +119,25 @@ class Suggester:
         if self.stale:  # still served (the index no longer holds the erased cases), but say so
             logging.getLogger("casebase.serve").warning("warning: arm %s is stale (%s): %s", arm,
                                                         self.stale["reason"], self.stale["fix"])
-        self.batch_size = batch_size
-        self.models = ArmModels(ws, llm, batch_size)  # one base model in memory, every adapter loaded onto it
+        self.batch_size = batch_size or ServeConfig.model_fields["batch_size"].default
+        self.models = ArmModels(ws, llm, self.batch_size)  # one base model in memory, every adapter loaded onto it
         self._generators: dict[str, tuple[Batcher, TokenBudget, str]] = {}  # arm -> (batcher, budget, model name)
+        self._loading = threading.Lock()  # two first requests for an arm load it once
         self.model_name = "retrieval only" if arm == "retrieval" else None
         self._searcher = Batcher(self._search_batch, batch_size=32, wait_s=0.0, name="search")
 
     def _generator(self, arm: str) -> tuple[Batcher, TokenBudget, str]:
-        """The arm's model, loaded on first use (once per process and arm)."""
+        """The arm's model, loaded on first use (once per process and arm). The release's arm is checked against
+        the release again once its weights are loaded: an adapter retrained after the server started is refused,
+        never served under the old release's name."""
+        with self._loading:
+            return self._load_generator(arm)
+
+    def _load_generator(self, arm: str) -> tuple[Batcher, TokenBudget, str]:
         if arm not in self._generators:
             llm, max_length = self.models.get(arm)
+            if self.release is not None and arm == self.arm:
+                releases.check(self.ws, self.release)
             budget = TokenBudget.of(getattr(llm, "tokenizer", None), max_length - self.max_new_tokens)
             batcher = Batcher(lambda prompts: llm.generate(prompts, max_new_tokens=self.max_new_tokens),
                               self.batch_size, name=f"generate-{arm}")
@@ -150,17 +160,26 @@ class Suggester:
         return subject, body, dict(c1 + c2)
 
     def warm(self) -> None:
-        """Load the query encoder and the redactor's model now (a server's first request should not pay)."""
+        """Load the query encoder, the redactor's model and the served arm's model now (a server's first request
+        should not pay, and the release's weights are checked as they are loaded)."""
         self.index.search_many(["warm up"], k=1)
         self.redactor.load()
+        if self.arm != "retrieval":
+            self._generator(self.arm)
 
     def search(self, text: str, k: int | None = None):
         """One search; concurrent ones share a batch (one embedding pass) through the search batcher."""
         return self._searcher.submit((text, k or self.k)).result(timeout=120)
 
+    def current_index(self):
+        """The index as it stands: cases another process retained join within a second, and a rebuilt or forgotten
+        index is loaded again. Every reader of the index (search, case lookup, /healthz, retain) goes through it."""
+        with self.lock:
+            self.index = self.index.current()
+            return self.index
+
     def _search_batch(self, items: list[tuple[str, int]]) -> list:
-        with self.lock:  # cases another process retained join within a second; a rebuilt index is loaded again
-            self.index = index = self.index.current()
+        index = self.current_index()
         depth = max(k for _, k in items)
         hits = index.search_many([text for text, _ in items], k=depth)
         for hit, (_, k) in zip(hits, items):
@@ -211,8 +230,7 @@ class Suggester:
         from casebase.retrieve.retained import StaleIndex, append_cases
 
         for attempt in (1, 2):  # a rebuild between the load and the append: load the new index, append there
-            with self.lock:
-                self.index = index = self.index.current()
+            index = self.current_index()
             try:
                 cases = append_cases(index, [case], agent=agent)
                 break

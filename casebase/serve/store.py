@@ -33,7 +33,8 @@ ADDED = [("feedback", "agent", "TEXT"), ("retained_cases", "agent", "TEXT"),
          ("suggestions", "prompt_messages", "TEXT"), ("suggestions", "arm", "TEXT"), ("suggestions", "model", "TEXT"),
          ("suggestions", "prompt_version", "TEXT")]
 # Why export-feedback leaves a feedback row out (the keys of its "skipped" counts).
-SKIP_REASONS = {"rejected": "the agent rejected the draft",
+SKIP_REASONS = {"superseded": "a later verdict on the same suggestion replaces it (only the agent's last say is trained on)",
+                "rejected": "the agent rejected the draft",
                 "no_prompt": "a retrieval-only or abstained answer: no model prompt to train on",
                 "no_prompt_stored": "stored before casebase kept the model's prompt: nothing exact to train on",
                 "no_answer": "no answer text (accepted, but the draft was empty)"}
@@ -106,7 +107,8 @@ class Store:
         return None if row is None else dict(row)
 
     def export_feedback(self, out: Path) -> dict:
-        """Accepted and edited answers as training examples for ``casebase train --extra``: per feedback row, the exact
+        """Accepted and edited answers as training examples for ``casebase train --extra``: per suggestion, its latest
+        feedback (an accept later edited is trained on as the edit, never as both), the exact
         messages the model was given, then the agent's final answer as the assistant turn, in the training answer
         format (an edited answer's text replaces the draft's solution). Rejected drafts, and suggestions without a
         stored prompt, are left out and counted by reason (``SKIP_REASONS``). The file is written whole (atomic).
@@ -120,7 +122,11 @@ class Store:
             "s.prompt_messages, s.arm, s.model, s.prompt_version FROM feedback f JOIN suggestions s "
             "ON s.id = f.suggestion_id ORDER BY f.id").fetchall()
         lines, skipped = [], dict.fromkeys(SKIP_REASONS, 0)
+        last = {row["suggestion_id"]: row["feedback_id"] for row in rows}  # rows come in feedback order
         for row in rows:
+            if last[row["suggestion_id"]] != row["feedback_id"]:  # one prompt, one answer: never both the draft and its edit
+                skipped["superseded"] += 1
+                continue
             response = json.loads(row["response"])
             if row["verdict"] == "rejected":
                 skipped["rejected"] += 1

@@ -69,7 +69,8 @@ class TrainConfig(StageConfig):
     @field_validator("extra", mode="before")
     @classmethod
     def _extra_as_list(cls, value):
-        return [value] if isinstance(value, (str, Path)) else (value or None)
+        paths = [value] if isinstance(value, (str, Path)) else (value or None)
+        return None if paths is None else [Path(p).expanduser().resolve() for p in paths]  # rerun from anywhere
 
     @field_serializer("extra")
     def _extra_as_text(self, value):  # config.json and checkpoints hold plain strings
