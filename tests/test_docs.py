@@ -49,6 +49,29 @@ def test_every_cli_option_is_documented():
     assert not missing, f"document these options in README.md or docs/*.md (as `--flag`): {missing}"
 
 
+COMMON = {"--workspace", "--quiet", "--json", "--config", "--help"}  # the paragraph above the table covers these
+
+
+def command_rows(text: str) -> dict[str, str]:
+    """`casebase NAME ...` -> its row of the flags table in docs/configs.md."""
+    rows = {}
+    for line in text.splitlines():
+        if m := re.match(r"\| `casebase ([\w-]+)[^`]*` \|", line):
+            rows[m.group(1)] = line
+    return rows
+
+
+def test_each_command_row_names_each_of_its_flags():
+    """Not only somewhere in the docs (`--k` is everywhere): in the row of that very command."""
+    from casebase.cli import app
+
+    rows = command_rows((ROOT / "docs" / "configs.md").read_text(encoding="utf-8"))
+    missing = {name: sorted(o for o in opts - COMMON if not mentioned(o, rows.get(name, "")))
+               for name, opts in cli_options(app).items() if name}
+    missing = {name: opts for name, opts in missing.items() if opts}
+    assert not missing, f"name these flags in the command's row of the flags table in docs/configs.md: {missing}"
+
+
 def test_an_undocumented_option_fails_the_check():
     """The check itself can fail: a command with an option no document names is reported."""
     from casebase.cli import app
