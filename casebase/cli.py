@@ -135,6 +135,7 @@ def sample(
 def ingest(
     tickets: Annotated[Optional[Path], _opt(IngestConfig, "tickets", "--tickets")] = None,
     history: Annotated[Optional[Path], _opt(IngestConfig, "history", "--history")] = None,
+    users: Annotated[Optional[Path], _opt(IngestConfig, "users", "--users")] = None,
     mapping: Annotated[Optional[str], _opt(IngestConfig, "mapping")] = None,
     max_body_chars: Annotated[Optional[int], _opt(IngestConfig, "max_body_chars")] = None,
     json_key: Annotated[Optional[str], _opt(IngestConfig, "json_key")] = None,

@@ -45,7 +45,9 @@ def test_canonical_export_is_cleaned_and_redacted(ws, tmp_path):
     assert manifest["mapping"]["name"] == "canonical" and manifest["config"]["mapping"] == "auto"
     assert tickets["ticket_id"].tolist() == ["t1", "t2"]
     assert str(tickets["opened_at"].dtype).startswith("datetime64")
-    assert list(msgs.columns) == ["ticket_id", "message_id", "position", "sent_at", "role", "author", "body"]
+    assert list(msgs.columns) == ["ticket_id", "message_id", "position", "sent_at", "role", "author", "body",
+                                  "internal", "resolution"]
+    assert not msgs["internal"].any() and not msgs["resolution"].any()  # a plain export: no notes, no recorded fix
     bodies = dict(zip(msgs["message_id"], msgs["body"]))
     assert bodies["t1.0"] == "MTD submission fails with error 1603."
     assert "<PHONE>" in bodies["t1.1"] and "01632" not in bodies["t1.1"]

@@ -20,10 +20,13 @@ from casebase.ingest.redact import RedactConfig
 class IngestConfig(StageConfig):
     tickets: Path = Field(description="Ticket table (csv, tsv, xlsx, json, jsonl, parquet).")
     history: Path | None = Field(None, description="Message history table, one row per message.")
-    mapping: str = Field("auto", description="Column mapping: auto, canonical, saleslogix, or a TOML file "
-                         "(docs/mapping.md).")
+    mapping: str = Field("auto", description="auto (recognises the format and says which), a helpdesk (zendesk, "
+                         "freshdesk, jira, servicenow, zammad, otrs), a column mapping (canonical, saleslogix) or a "
+                         "TOML mapping file (docs/mapping.md).")
     max_body_chars: int = Field(50_000, ge=1, description="Longer texts (message bodies and every ticket field) "
                                 "are truncated (counted in the manifest).")
+    users: Path | None = Field(None, description="A helpdesk's users export (Zendesk users.json, ...): refines who "
+                               "is a customer and who a responder where the connector reads it.")
     json_key: str | None = Field(None, description="For a --tickets JSON object holding several arrays: the name "
                                  "of the array of tickets.")
     history_json_key: str | None = Field(None, description="The same for a --history JSON object (e.g. the same "
@@ -35,7 +38,8 @@ class IngestConfig(StageConfig):
         """The same with absolute paths, so the manifest's config runs again from any directory."""
         from casebase.ingest.mappings import builtin_names
 
-        update = {"tickets": self.tickets.resolve(), "history": self.history.resolve() if self.history else None}
+        update = {"tickets": self.tickets.resolve(), "history": self.history.resolve() if self.history else None,
+                  "users": self.users.resolve() if self.users else None}
         if self.mapping != "auto" and self.mapping not in builtin_names() and Path(self.mapping).is_file():
             update["mapping"] = str(Path(self.mapping).resolve())
         return self.model_copy(update=update)

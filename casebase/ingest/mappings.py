@@ -17,9 +17,10 @@ from pathlib import Path
 
 from casebase.errors import CasebaseError
 
-TICKET_FIELDS = ("ticket_id", "subject", "opened_at", "closed_at", "category", "urgency", "body",
-                 "contact_name", "contact_email")
-MESSAGE_FIELDS = ("ticket_id", "message_id", "position", "sent_at", "author", "role", "body")
+TICKET_FIELDS = ("ticket_id", "subject", "opened_at", "closed_at", "updated_at", "status", "category", "urgency",
+                 "body", "contact_name", "contact_email")
+# internal: an internal note or work note ("true"/"false"); resolution: the desk's recorded resolution field
+MESSAGE_FIELDS = ("ticket_id", "message_id", "position", "sent_at", "author", "role", "body", "internal", "resolution")
 REQUIRED = {"tickets": ("ticket_id", "opened_at"), "messages": ("ticket_id", "body")}
 ROLES = ("customer", "responder")
 NO_HISTORY_BODY = ": the only messages, as there is no --history"
@@ -50,6 +51,15 @@ class Mapping:
         return {"name": self.name, "source": self.source, "dayfirst": self.dayfirst,
                 "tickets": self.tickets.columns, "messages": self.messages.columns,
                 "values": {"tickets": self.tickets.values, "messages": self.messages.values}}
+
+
+def connector_mapping(name: str, description: str, tickets, messages) -> "Mapping":
+    """The identity mapping over what a connector (casebase.ingest.connectors) produced: canonical fields by their
+    own names, and the tickets' other columns kept as extras."""
+    t_cols = {c: c for c in tickets.columns}
+    m_cols = {c: c for c in (messages.columns if messages is not None else ()) if c in MESSAGE_FIELDS}
+    return Mapping(name=name, tickets=TableMapping(t_cols), messages=TableMapping(m_cols), description=description,
+                   source=f"connector:{name}")
 
 
 def builtin_names() -> list[str]:

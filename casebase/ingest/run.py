@@ -24,13 +24,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from rich.text import Text
 
 from casebase.errors import CasebaseError
 from casebase.ingest.clean import clean_text
 from casebase.ingest.config import IngestConfig
-from casebase.ingest.mappings import ROLES, Mapping, TableMapping, choose_mapping
+from casebase.ingest.connectors import closest_formats, find_connector
+from casebase.ingest.mappings import ROLES, Mapping, TableMapping, choose_mapping, connector_mapping
 from casebase.ingest.readers import read_table
 from casebase.ingest.redact import Redactor, build_redactor
+from casebase import progress
 from casebase.progress import track
 from casebase.workspace import Manifest, Workspace, atomic_write, write_manifest
 
@@ -85,15 +88,32 @@ def run(ws: Workspace, cfg: IngestConfig | str | Path | None = None, history: st
     max_body_chars, redact, mapping = cfg.max_body_chars, cfg.redact, cfg.mapping
     json_key, history_json_key = cfg.json_key, cfg.history_json_key
     tickets, history = cfg.tickets, cfg.history
-    t_raw, warnings = read_table(tickets, json_key)
+    connector, picked = find_connector(mapping, tickets, history)
+    if connector is not None:  # a helpdesk's own export: its reader gives the canonical tables
+        export = connector.read(tickets, history, users=cfg.users)
+        t_raw, m_raw, warnings = export.tickets, export.messages, list(export.warnings)
+        m = connector_mapping(connector.name, connector.description, t_raw, m_raw)
+        fmt = {"name": connector.name, "why": picked, "rows_in": export.rows_in}
+        progress.log(Text(f"format: {connector.name} ({picked})"))
+    else:
+        t_raw, warnings = read_table(tickets, json_key)
+        fmt = None
     if t_raw.empty or t_raw.isna().all(axis=None):
         raise CasebaseError(f"{tickets}: no rows in the file (only a header, or blank lines). "
                             "Export the tickets with their rows.")
-    m_raw = None
-    if history is not None:
-        m_raw, more = read_table(history, history_json_key, key_flag="--history-json-key")
-        warnings += more
-    m = choose_mapping(mapping, list(t_raw.columns), list(m_raw.columns) if m_raw is not None else None)
+    if connector is None:
+        m_raw = None
+        if history is not None:
+            m_raw, more = read_table(history, history_json_key, key_flag="--history-json-key")
+            warnings += more
+        try:
+            m = choose_mapping(mapping, list(t_raw.columns), list(m_raw.columns) if m_raw is not None else None)
+        except CasebaseError as err:
+            if mapping != "auto":
+                raise
+            closest = closest_formats(tickets, history)
+            raise CasebaseError(f"{err} Nor is it a helpdesk export casebase reads; the closest formats: "
+                                f"{'; '.join(closest)} (docs/mapping.md, 'Helpdesks').") from None
     if m_raw is None and "body" not in m.tickets.columns:
         raise CasebaseError("no messages: give the message history with --history FILE, or map the ticket "
                             "table's description column as tickets.body in a mapping file (docs/mapping.md).")
@@ -123,7 +143,9 @@ def run(ws: Workspace, cfg: IngestConfig | str | Path | None = None, history: st
 
     tk_out = tk.drop(columns=[c for c in tk.columns if c.startswith("_") or c in
                               ("body", "contact_name", "contact_email")])
-    msg_out = msgs[["ticket_id", "message_id", "position", "sent_at", "role", "author", "body"]]
+    for col in ("internal", "resolution"):  # booleans in the contract; exports without them: False
+        msgs[col] = msgs[col].map(lambda v: str(v).strip().lower() in ("true", "1", "yes")) if col in msgs else False
+    msg_out = msgs[["ticket_id", "message_id", "position", "sent_at", "role", "author", "body", "internal", "resolution"]]
     ws.begin("ingest")  # each file renamed into place whole, the manifest last (with their hashes)
     atomic_write(ws.tickets, lambda tmp: tk_out.to_parquet(tmp, index=False))
     atomic_write(ws.messages, lambda tmp: msg_out.to_parquet(tmp, index=False))
@@ -155,7 +177,7 @@ def run(ws: Workspace, cfg: IngestConfig | str | Path | None = None, history: st
         timings={"read": t_read - t0, "check": t_checked - t_read, "clean_redact": t_clean - t_checked,
                  "write": t_end - t_clean, "total": t_end - t0,
                  "messages_per_s": len(msgs) / max(t_clean - t_checked, 1e-9)},
-        extra={"mapping": m.to_dict(), "warnings": warnings, "redaction": redactor.describe(),
+        extra={"mapping": m.to_dict(), "format": fmt, "warnings": warnings, "redaction": redactor.describe(),
                "outputs": [str(ws.tickets), str(ws.messages), str(ws.quarantine)]},
         files=[ws.tickets, ws.messages, ws.quarantine],
     )
@@ -270,7 +292,7 @@ def check_tickets(tk: pd.DataFrame, q: Quarantine, m: Mapping, redactor: Redacto
     tk = q.add(tk, raw_opened.isna(), "missing opened_at", "tickets", redactor)
     tk = q.add(tk, tk["opened_at"].isna(),
                lambda b: [f"unparseable opened_at {v!r}" for v in raw_opened[b.index]], "tickets", redactor)
-    for col in ("closed_at",):
+    for col in ("closed_at", "updated_at"):
         if col in tk:
             tk[col] = parse_dates(tk[col], m.dayfirst)
     return tk

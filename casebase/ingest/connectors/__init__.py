@@ -1,0 +1,234 @@
+"""Connectors: readers of the export files each helpdesk produces, into the canonical two tables.
+
+    casebase ingest --tickets export.ndjson --mapping zendesk          # a connector by name
+    casebase ingest --tickets incident.csv --history sys_journal_field.csv   # --mapping auto recognises it
+
+A column mapping (``casebase.ingest.mappings``) renames the columns of a flat export; a connector reads what a
+mapping cannot: nested comments (Zendesk, Jira REST), one row per ticket with repeated comment columns (Jira CSV),
+a journal of work notes (ServiceNow), sender types and visibility flags (Zammad, OTRS). Each connector module
+defines one ``Connector``; ``CONNECTORS`` lists them. A connector returns an ``Export``: two DataFrames of strings in
+the canonical fields (``TICKET_FIELDS`` and ``MESSAGE_FIELDS`` of ``casebase.ingest.mappings``, plus extra ticket
+columns), which ingest then checks, cleans and redacts like any other export; every row it read is in them
+(``rows_in`` counts them, so ingest's balance holds), and what it cannot place is quarantined by ingest with its
+reason (a comment of an unknown ticket, an empty body, an unparseable date).
+
+The semantics every connector gets right (docs/architecture.md, "Ingest contract"):
+- ``messages.internal``: "true" for internal notes and work notes, kept as responder messages (the fix is often
+  there; extraction may use them, a customer-facing draft must not quote them as if public);
+- ``messages.resolution``: "true" for a message made from a recorded resolution field (ServiceNow close_notes,
+  SalesLogix SOLUTION): the resolution as the desk wrote it, which extraction prefers;
+- ``tickets.status``: open, pending, solved or closed (``STATUSES``), recoded with the connector's table;
+- priorities and categories recoded with the connector's built-in tables (overridable: ``options``);
+- a ticket's description that is also its first comment is one message, never two.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from casebase.errors import CasebaseError
+
+STATUSES = ("open", "pending", "solved", "closed")
+TRUE, FALSE = "true", "false"  # every cell is a string, as from any reader
+
+
+@dataclass
+class Export:
+    """What a connector read: canonical tickets and messages (strings or None), with what it read them from."""
+
+    tickets: pd.DataFrame
+    messages: pd.DataFrame | None
+    rows_in: dict[str, int]  # {"tickets": records read, "messages": comments/articles/journal rows read}
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Connector:
+    """One helpdesk's export format.
+
+    ``detect(peek_tickets, peek_history)`` says why the files are this format (a sentence) or None;
+    ``read(tickets, history, users, options)`` reads them. ``needs`` names the fields it recognises the format by,
+    for the error that lists the closest formats when none fits; ``export_hint`` says how to produce the export."""
+
+    name: str
+    description: str
+    needs: str
+    export_hint: str
+    detect: Callable[["Peek", "Peek | None"], str | None]
+    read: Callable[..., Export]
+    example: str = ""
+
+
+@dataclass
+class Peek:
+    """A cheap look at a file: its kind, column names or JSON keys, and the first record."""
+
+    path: Path
+    kind: str  # "table" (csv/xlsx/parquet), "json" (one document), "ndjson" (one record per line)
+    columns: list[str]  # header of a table; keys of the first record (dotted for nested objects) of JSON
+    record: dict[str, Any] | None  # the first record of JSON (None for tables)
+    document_keys: list[str]  # keys of a JSON document that is an object (e.g. ["tickets", "count"])
+
+
+def peek(path: Path | None) -> Peek | None:
+    """``Peek`` of a file, reading little of it (the first line of a table, the first record of NDJSON); None when
+    it cannot be read (the reader then reports why, with its own error)."""
+    if path is None:
+        return None
+    try:
+        return _peek(Path(path))
+    except (OSError, UnicodeError, ValueError):
+        return None
+
+
+def _peek(path: Path) -> Peek | None:
+    if not path.is_file() or path.stat().st_size == 0:
+        return None  # read_table reports missing and empty files with their own errors
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        with open(path, encoding="utf-8-sig", errors="replace") as f:
+            for line in f:
+                if line.strip():
+                    try:
+                        record = json.loads(line)
+                    except json.JSONDecodeError:
+                        return Peek(path, "ndjson", [], None, [])
+                    return Peek(path, "ndjson", keys_of(record), record if isinstance(record, dict) else None, [])
+        return Peek(path, "ndjson", [], None, [])
+    if suffix == ".json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8-sig", errors="replace"))
+        except (OSError, json.JSONDecodeError):
+            return Peek(path, "json", [], None, [])
+        doc_keys = list(data) if isinstance(data, dict) else []
+        record = first_record(data)
+        return Peek(path, "json", keys_of(record), record, doc_keys)
+    if suffix in (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".parquet"):
+        try:
+            from casebase.ingest.readers import read_table
+
+            columns = list(read_table(path)[0].columns) if suffix not in (".csv", ".tsv", ".txt") else _csv_header(path)
+        except CasebaseError:
+            columns = []
+        return Peek(path, "table", columns, None, [])
+    return None
+
+
+def _csv_header(path: Path) -> list[str]:
+    from casebase.ingest.readers import decode, read_csv_text
+
+    raw = path.read_bytes()[: 1 << 16]
+    text = decode(raw, path, [])
+    first = text.splitlines()[:2]
+    try:
+        return list(read_csv_text("\n".join(first) + "\n", path).columns)
+    except CasebaseError:
+        return []
+
+
+def first_record(data: Any) -> dict | None:
+    """The first object of a JSON document: the document's first element, or the first element of its one array
+    (``{"tickets": [...]}``), or the document itself when it is one object."""
+    if isinstance(data, list):
+        return data[0] if data and isinstance(data[0], dict) else None
+    if isinstance(data, dict):
+        arrays = [v for v in data.values() if isinstance(v, list) and v and isinstance(v[0], dict)]
+        if len(arrays) >= 1:
+            return arrays[0][0]
+        return data
+    return None
+
+
+def keys_of(record: Any, prefix: str = "") -> list[str]:
+    """Keys of a record, nested objects as dotted names (``fields.comment.comments``)."""
+    if not isinstance(record, dict):
+        return []
+    out = []
+    for k, v in record.items():
+        out.append(f"{prefix}{k}")
+        if isinstance(v, dict):
+            out.extend(keys_of(v, f"{prefix}{k}."))
+    return out
+
+
+def registry() -> dict[str, Connector]:
+    """name -> Connector, from the connector modules (imported here so a broken one names itself)."""
+    import importlib
+
+    found = {}
+    for module in MODULES:
+        try:
+            mod = importlib.import_module(f"casebase.ingest.connectors.{module}")
+        except ModuleNotFoundError as err:
+            if err.name == f"casebase.ingest.connectors.{module}":
+                continue  # not written yet
+            raise
+        for connector in getattr(mod, "CONNECTORS", ()):
+            found[connector.name] = connector
+    return found
+
+
+MODULES = ("zendesk", "freshdesk", "jira", "servicenow", "zammad", "otrs")
+
+
+def find_connector(mapping: str, tickets: Path, history: Path | None) -> tuple[Connector | None, str]:
+    """(connector, why) for ``--mapping``: the connector of that name, or with ``auto`` the one that recognises
+    the files; (None, "") when a column mapping should read them."""
+    connectors = registry()
+    if mapping in connectors:
+        return connectors[mapping], f"--mapping {mapping}"
+    if mapping != "auto":
+        return None, ""
+    pt, ph = peek(tickets), peek(history)
+    if pt is None:
+        return None, ""
+    for connector in connectors.values():
+        why = connector.detect(pt, ph)
+        if why:
+            return connector, why
+    return None, ""
+
+
+def closest_formats(tickets: Path, history: Path | None, limit: int = 3) -> list[str]:
+    """Lines naming the connectors whose fields overlap the files' most, with the fields each needs (for the
+    error of ``--mapping auto`` when nothing fits)."""
+    pt, ph = peek(tickets), peek(history)
+    seen = {c.lower() for p in (pt, ph) if p for c in p.columns}
+    scored = []
+    for c in registry().values():
+        wanted = {w.strip().lower() for w in c.needs.replace(";", ",").split(",") if w.strip()}
+        scored.append((len(wanted & seen), c))
+    scored.sort(key=lambda x: -x[0])
+    return [f"{c.name} (needs {c.needs})" for _, c in scored[:limit]]
+
+
+def frame(rows: list[dict], columns: tuple[str, ...] | list[str]) -> pd.DataFrame:
+    """Rows as a DataFrame of strings (None for missing) with at least ``columns``; nothing converted."""
+    from casebase.ingest.readers import cell_to_str
+
+    df = pd.DataFrame(rows, dtype=object)
+    for col in columns:
+        if col not in df:
+            df[col] = None
+    return df.map(cell_to_str) if len(df) else df.astype(object)
+
+
+def flag(value: Any) -> str:
+    """A truthy export value as "true"/"false" (booleans, 1/0, "yes"/"no")."""
+    if isinstance(value, str):
+        return TRUE if value.strip().lower() in ("1", "true", "yes", "y", "t") else FALSE
+    return TRUE if bool(value) else FALSE
+
+
+def recode(value: Any, table: dict[str, str], default: str | None = None) -> str | None:
+    """``table[str(value)]`` (case-insensitive), else ``default`` (the value itself when default is None)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    key = str(value).strip()
+    lowered = {str(k).lower(): v for k, v in table.items()}
+    return lowered.get(key.lower(), key if default is None else default)
