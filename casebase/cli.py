@@ -142,6 +142,7 @@ def ingest(
     history_json_key: Annotated[Optional[str], _opt(IngestConfig, "history_json_key")] = None,
     languages: Annotated[Optional[str], _opt(IngestConfig, "redact.languages")] = None,
     ner: Annotated[Optional[bool], _opt(IngestConfig, "redact.ner", "--ner/--no-ner")] = None,
+    replace: Annotated[Optional[bool], _opt(IngestConfig, "replace", "--replace")] = None,
     config: ConfigOpt = None,
     workspace: WorkspaceOpt = Path("workspace"),
     quiet: QuietOpt = False,

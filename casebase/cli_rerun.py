@@ -20,7 +20,7 @@ from rich.text import Text
 from casebase.cli import JsonOpt, QuietOpt, USER_ERRORS, app, emit, fail, setup
 from casebase.errors import CasebaseError
 from casebase.render import out
-from casebase.workspace import Workspace, file_sha256
+from casebase.workspace import Workspace, path_sha256
 
 # Stages whose rerun replaces an earlier run's folder (models/NAME): only with --overwrite.
 REPLACES = {"train"}
@@ -91,7 +91,7 @@ def changed_inputs(manifest: dict[str, Any], root: Path) -> list[str]:
         path = Path(record.get("path", ""))
         if not path.is_absolute():
             path = next((p for p in [path, *(a / path for a in Path(root).resolve().parents)] if p.is_file()), path)
-        if not path.is_file() or file_sha256(path) != record["sha256"]:
+        if not path.exists() or path_sha256(path) != record["sha256"]:
             changed.append(name)
     return changed
 

@@ -50,6 +50,14 @@ def print_ingest(m: dict, workspace: Path) -> None:
             + ", ".join(f"{k} {n}" for k, n in cut.items() if n))
     for w in m["warnings"]:
         say(("warning:", "yellow"), f" {w}")
+    r = c.get("reingest") or {}
+    if r.get("mode") == "merge":  # a later export merged into the workspace (docs/architecture.md, 'Re-ingest')
+        say(f"merged into the workspace: {r['new']} new, {r['changed']} changed, {r['unchanged']} unchanged, "
+            f"{r['older']} older than the workspace's copy (kept), {r['kept']} not in this export (kept); "
+            f"it now holds {r['tickets_total']} tickets, {r['messages_total']} messages (--replace: this export only)")
+    elif r.get("mode") == "replace":
+        say(f"replaced the workspace's tickets (--replace): {r['replaced']} written again, {r['new']} new, "
+            f"{r['dropped']} that this export lacks dropped")
     say(f"wrote {workspace}/tickets.parquet, messages.parquet ({c['messages_total_out']} messages), "
         f"quarantine.csv; manifest {workspace}/ingest.json ({m['timings_s']['messages_per_s']:.0f} messages/s)")
 

@@ -165,6 +165,18 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def path_sha256(path: str | Path) -> str:
+    """sha256 of a file, or of a folder's files (their relative names and contents, in sorted order): an input
+    given as a folder (a helpdesk's one comments file per ticket) is recorded like a file."""
+    path = Path(path)
+    if not path.is_dir():
+        return file_sha256(path)
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(f.relative_to(path).as_posix().encode() + b"\x00" + file_sha256(f).encode() + b"\n")
+    return h.hexdigest()
+
+
 @cache
 def git_sha() -> str | None:
     """The git commit of the casebase source tree, or None outside a checkout."""
@@ -214,7 +226,7 @@ def write_manifest(ws: Workspace, stage: str, *, config: dict[str, Any], inputs:
         "libraries": library_versions(),
         "config": config,
         # absolute, like ``files``: a manifest means the same read from any directory (`casebase rerun --check`)
-        "inputs": {name: {"path": str(Path(p).resolve()), "sha256": file_sha256(p)} for name, p in inputs.items()},
+        "inputs": {name: {"path": str(Path(p).resolve()), "sha256": path_sha256(p)} for name, p in inputs.items()},
         "counts": counts,
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "files": {_relative(f, path.parent): {"path": str(Path(f).resolve()), "sha256": file_sha256(f)} for f in files},

@@ -13,6 +13,21 @@ from casebase.extract.scorer import Scorer, default_scorer
 from casebase.text import SOLUTION_WORDS, condense, problem_text
 
 RESOLVED_THRESHOLD = 0.5
+OPEN_STATUSES = ("open", "pending")  # tickets.status the desk still works on: not resolved
+DONE_STATUSES = ("solved", "closed")  # the desk's own verdict: resolved when there is a solution to show
+
+
+def flag(value) -> bool:
+    """A message's ``internal``/``resolution`` flag: True only when set (absent in older workspaces: False)."""
+    return value is True or (isinstance(value, (bool, np.bool_)) and bool(value)) or \
+        (isinstance(value, str) and value.strip().lower() in ("true", "1", "yes"))
+
+
+def status_of(ticket: dict) -> str | None:
+    """tickets.status when it is one of open, pending, solved, closed; else None (exports without it)."""
+    value = ticket.get("status")
+    value = value.strip().lower() if isinstance(value, str) else None
+    return value if value in OPEN_STATUSES + DONE_STATUSES else None
 
 
 def extract_one(ticket: dict, thread: list[dict], activity: dict | None = None,
@@ -27,9 +42,21 @@ def extract_one(ticket: dict, thread: list[dict], activity: dict | None = None,
     written = ticket.get("resolution")  # an agent-written resolution in the export wins
     written = written.strip() if isinstance(written, str) else ""
     best = int(np.argmax(scores)) + 1 if len(scores) else None
-    resolved = bool(written) or (best is not None and p_resolved >= RESOLVED_THRESHOLD)
+    # a message made from the desk's recorded resolution field (ServiceNow close_notes, ...) wins over both:
+    # the last one (a reopened ticket's later resolution replaces the first)
+    recorded = [i for i, m in enumerate(thread) if flag(m.get("resolution")) and str(m.get("body") or "").strip()]
+    if recorded:
+        best = recorded[-1]
+    status = status_of(ticket)
+    if status in OPEN_STATUSES:  # still being worked on: whatever the thread says, not (yet) a confirmed fix
+        resolved = False
+    elif recorded or written:
+        resolved = True
+    else:  # solved/closed: the desk's verdict, given a reply to show; no status: the learned call as before
+        resolved = best is not None and (status in DONE_STATUSES or p_resolved >= RESOLVED_THRESHOLD)
     ids = [thread[best]["message_id"]] if resolved and best is not None else []
-    solution = condense(written or (thread[best]["body"] if ids else ""), SOLUTION_WORDS) if resolved else ""
+    text = thread[best]["body"] if recorded else written or (thread[best]["body"] if ids else "")
+    solution = condense(text, SOLUTION_WORDS) if resolved else ""
     return {
         "problem": problem,
         "resolved": resolved and bool(solution),

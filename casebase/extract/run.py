@@ -20,13 +20,13 @@ from pydantic import Field
 from casebase.config import StageConfig, resolve
 from casebase.errors import CasebaseError
 from casebase.extract.cache import JsonlCache, content_key
-from casebase.extract.heuristic import extract_one
+from casebase.extract.heuristic import extract_one, flag, status_of
 from casebase.extract.scorer import code_version, default_scorer
 from casebase.progress import track
 from casebase.workspace import Manifest, Workspace, atomic_write, file_sha256, read_parquet, write_manifest
 
 CASE_COLUMNS = ["ticket_id", "opened_at", "subject", "problem", "resolved", "solution_message_ids", "solution",
-                "category", "urgency", "candidate_message_id", "resolved_score", "extractor"]
+                "category", "urgency", "candidate_message_id", "resolved_score", "solution_internal", "extractor"]
 
 
 def load_threads(ws: Workspace) -> tuple[pd.DataFrame, dict[str, list[dict]], dict[str, int]]:
@@ -79,7 +79,9 @@ def run(ws: Workspace, cfg: ExtractConfig | None = None, **overrides) -> Manifes
         work = lambda batch: extractor_impl.extract([(t, threads.get(t["ticket_id"], [])) for t in batch])  # noqa: E731
 
     cache = JsonlCache(ws.cache / f"extract-{method}.jsonl")
-    keys = [content_key(t.get("subject"), t.get("resolution"), threads.get(t["ticket_id"], []), extractor)
+    # tickets.status takes part in the resolved call: in the key when the export has it (keys without it unchanged)
+    keys = [content_key(t.get("subject"), t.get("resolution"), threads.get(t["ticket_id"], []), extractor,
+                        *(() if status_of(t) is None else (("status", status_of(t)),)))
             for t in records]
     todo = [i for i, k in enumerate(keys) if cache.get(k) is None]
     cached = len(records) - len(todo)
@@ -102,6 +104,7 @@ def run(ws: Workspace, cfg: ExtractConfig | None = None, **overrides) -> Manifes
             "category": t.get("category") if not _missing(t.get("category")) else r.get("category"),
             "urgency": t.get("urgency") if not _missing(t.get("urgency")) else r.get("urgency"),
             "candidate_message_id": r.get("candidate_message_id"), "resolved_score": r.get("resolved_score"),
+            "solution_internal": solution_internal(list(r["solution_message_ids"]), threads.get(t["ticket_id"], [])),
             "extractor": json.dumps(r.get("extractor") or extractor),
         })
     cases = pd.DataFrame(rows, columns=CASE_COLUMNS)
@@ -124,6 +127,12 @@ def run(ws: Workspace, cfg: ExtractConfig | None = None, **overrides) -> Manifes
                "output_sha256": file_sha256(path)},
         files=[path],
     )
+
+
+def solution_internal(ids: list[str], thread: list[dict]) -> bool:
+    """Whether a message the solution comes from is an internal note: a customer-facing draft must say so."""
+    wanted = set(map(str, ids))
+    return any(flag(m.get("internal")) for m in thread if str(m.get("message_id")) in wanted)
 
 
 def _missing(value) -> bool:

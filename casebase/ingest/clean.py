@@ -132,6 +132,76 @@ _ORIGINAL = re.compile(r"^\s*-{2,}\s*(?:Original Message|Forwarded message)\s*-{
 # a mail header block needs a Sent:/Date:/Subject: line: "From: X ... To: Y" alone is also how
 # dependency errors read ("From: SAP HANA Studio 1.0.48 ... To: com.sap...")
 _HEADER_FROM = re.compile(r"^\s*_{0,}\s*From:[^\n]*\n(?:[^\n]*\n){0,2}\s*(?:Sent|Date|Subject):", re.M | re.I)
+_FROM_KEY = re.compile(r"From:", re.I)
+# the same in German, French, Dutch, Spanish and Italian mail clients, cut to the end:
+#   "Am 3. Dez. 2026 um 10:15 schrieb Max <max@example.de>:"
+#   "Le 3 déc. 2026 à 10:15, Jean Dupont <jean@example.fr> a écrit :"
+#   "Op 3 dec. 2026 om 10:15 schreef Jan <jan@example.nl>:"
+#   "El 3 dic 2026, a las 10:15, Juan <juan@example.es> escribió:"
+#   "Il giorno 3 dic 2026, alle ore 10:15 Mario <mario@example.it> ha scritto:"
+# the line may wrap (once before the verb, once after); a date (a digit before the verb) is required,
+# so that "Am Montag schrieb der Kunde:" or "Le serveur a écrit :" in a sentence stay
+_WROTE_INTL = re.compile(
+    r"^[ \t]*(?:Am|Le|Op|El|Il)[ \t](?P<when>[^\n]{1,200}?|[^\n]{0,200}\n[^\n]{0,200}?)(?<=\s)"
+    r"(?:schrieb|a[ \t\u00a0]+écrit|schreef|escribió|ha[ \t]+scritto)(?:[ \t][^\n:]{0,150})?(?:\n[^\n:]{1,150})?"
+    r"[ \t\u00a0]*:[ \t]*$",
+    re.M)
+# the same glued into a line (HTML mail flattened): only with a date right after the opening word
+_WROTE_INTL_INLINE = re.compile(
+    r"\b(?:Am|Le|Op|El|Il giorno)[ \t](?:[^\W\d]{2,10}\.?,?[ \t])?\d{1,4}[./ -][^\n]{0,160}?(?<=\s)"
+    r"(?:schrieb|a[ \t\u00a0]écrit|schreef|escribió|ha[ \t]scritto)(?:[ \t][^\n:]{0,100})?[ \t\u00a0]?:")
+# Outlook and Gmail separators in other languages
+_ORIGINAL_INTL = re.compile(
+    r"^\s*-{2,}\s*(?:Ursprüngliche Nachricht|Originalnachricht|Weitergeleitete Nachricht|Message d['’]origine"
+    r"|Message transféré|Message original|Oorspronkelijk bericht|Origineel bericht|Doorgestuurd bericht"
+    r"|Mensaje original|Mensaje reenviado|Messaggio originale|Messaggio inoltrato)\s*-{2,}", re.M | re.I)
+# Outlook header blocks in other languages: "Von: … Gesendet: … An: … Betreff: …", "De : … Envoyé : … À : …
+# Objet :", "Van: … Verzonden: … Aan: … Onderwerp:", "De: … Enviado: … Para: … Asunto:", "Da: … Inviato: … A: …
+# Oggetto:", one key a line or all on one line; the From key opens a line and a Sent/Date key and a
+# To/Subject key follow within four lines ("Von: der Buchhaltung kam …" alone is a sentence)
+_HEADER_INTL_FROM = re.compile(r"^[ \t>]*[*_]{0,2}(?:Von|De|Van|Da)[*_]{0,2}[ \t\u00a0]?:[*_]{0,2}[ \t\u00a0]", re.M)
+_HEADER_INTL_KEY = re.compile(
+    r"(?:^|(?<=\s))[*_]{0,2}(?:(?P<sent>Gesendet|Datum|Envoyé|Date|Verzonden|Enviado(?:[ \t]el)?|Fecha|Inviato|Data"
+    r"|Sent)|(?P<to>An|Betreff|À|A|Objet|Aan|Onderwerp|Para|Asunto|Oggetto|To|Subject|Cc))[*_]{0,2}[ \t\u00a0]?:",
+    re.M)
+_HEADER_KEY_ANY_CASE = re.compile(_HEADER_INTL_KEY.pattern, re.M | re.I)  # English: "FROM:/SENT:" too
+_FOUR_LINES = re.compile(r"[^\n]*(?:\n[^\n]*){0,4}")
+
+
+# the words each of those needs, tested first (a substring test is far cheaper than the patterns)
+_WROTE_HINTS = ("schrieb", "écrit", "schreef", "escribió", "scritto")
+_SENT_HINTS = ("Gesendet", "Datum", "Envoy", "Date :", "Verzonden", "Enviado", "Fecha", "Inviato", "Data:", "Data :")
+
+
+def _quote_start_intl(text: str) -> int:
+    """Where a quoted mail in de/fr/nl/es/it starts, or len(text)."""
+    cut = len(text)
+    if any(h in text for h in _WROTE_HINTS):
+        for m in _WROTE_INTL.finditer(text):
+            if any(c.isdigit() for c in m.group("when")):
+                cut = m.start()
+                break
+        m = _WROTE_INTL_INLINE.search(text, 0, cut)
+        if m:
+            cut = m.start()
+    if "--" in text:
+        m = _ORIGINAL_INTL.search(text, 0, cut)
+        if m:
+            cut = m.start()
+    if not any(h in text for h in _SENT_HINTS):
+        return cut
+    for m in _HEADER_INTL_FROM.finditer(text, 0, cut):
+        if _header_keys(text, m.end()):
+            return m.start()
+    return cut
+
+
+def _header_keys(text: str, pos: int, keys: re.Pattern = _HEADER_INTL_KEY) -> bool:
+    """True when a Sent/Date key and a To/Subject key follow pos (a From key's end) within four lines."""
+    window = _FOUR_LINES.match(text, pos).group()
+    return {k.lastgroup for k in keys.finditer(window)} == {"sent", "to"}
+
+
 _QUOTE_LINE = re.compile(r"^[ \t]*>[^\n]*(?:\n|$)", re.M)
 # a reply quote: "> Tom wrote:", or a ">" block opening the message (after at most a greeting line)
 _REPLY_QUOTE = re.compile(
@@ -140,15 +210,26 @@ _REPLY_QUOTE = re.compile(
 
 def strip_quoted(text: str) -> str:
     """Remove quoted earlier mails: "On ... wrote:", "-----Original Message-----",
-    From:/Sent:/To: header blocks (all cut to the end) and lines starting with ">" when the
+    From:/Sent:/To: header blocks, the same in German, French, Dutch, Spanish and Italian
+    ("Am ... schrieb ...:", "Le ... a écrit :", "Von: / Gesendet: / Betreff:", "De : / Envoyé : /
+    Objet :", "-----Ursprüngliche Nachricht-----" ...) (all cut to the end) and lines starting with ">" when the
     message is a reply that quotes ("> Tom wrote:", or opens with a ">" block). Elsewhere
     ">" marks code, log lines or a quoted document, which stay."""
     cut = len(text)
-    for pattern in (_WROTE, _ORIGINAL, _HEADER_FROM, _WROTE_INLINE):
+    for pattern in (_WROTE, _ORIGINAL, _WROTE_INLINE):
         m = pattern.search(text)
         if m and m.start() < cut:
             cut = m.start()
+    for m in _HEADER_FROM.finditer(text, 0, cut):
+        # "From: the log we saw ...\nDate: ..." is a sentence: a To/Subject key must follow too
+        if _header_keys(text, _FROM_KEY.search(text, m.start()).end(), _HEADER_KEY_ANY_CASE):
+            cut = m.start()
+            break
     text = text[:cut]
+    return _strip_quote_lines(text[:_quote_start_intl(text)])
+
+
+def _strip_quote_lines(text: str) -> str:
     if ">" in text and _REPLY_QUOTE.search(text):
         text = _QUOTE_LINE.sub("", text)
     return text
@@ -167,6 +248,13 @@ _BOILERPLATE_LINES = re.compile(
     r"|\[cid:[^\]\n]*\])[ \t]*$\n?",
     re.M | re.I,
 )
+# "Sent from my iPhone" in German, French, Dutch, Spanish, Italian (run only where a _SENT_FROM_HINTS word is)
+_SENT_FROM_INTL = re.compile(
+    r"^[ \t]*(?:Von meinem (?:iPhone|iPad|Android|Smartphone|Handy|Samsung|Galaxy)[^\n]{0,30}? gesendet"
+    r"|(?:Gesendet von meinem|Envoy[ée] (?:de|depuis) mon|Verzonden (?:vanaf|met) mijn|Enviado desde mi"
+    r"|Inviato dal mio|Inviato da) (?:iPhone|iPad|BlackBerry|Android|Smartphone|Handy|Samsung|Galaxy|mobile|"
+    r"m[óo]vil|cellulare|t[ée]l[ée]phone|telefoon)[^\n]{0,40})[ \t]*$\n?", re.M | re.I)
+_SENT_FROM_HINTS = ("meinem", "nvoy", "mijn", "desde mi", "nviato da")
 _LABELS = re.compile(r"^[ \t]*(?:DESCRIPTION|PROBLEM|DETAILS)\s*:[ \t]*", re.M)
 # "Message was edited by: Name" glued to text: the name (up to three words on the last line,
 # two where more text follows: scraped posts lost the line break after it) goes, the text stays
@@ -178,6 +266,8 @@ def strip_boilerplate(text: str) -> str:
     """Remove lines a helpdesk or forum generates ("TICKET RECEIVED: ...", "Message was
     edited by: ...", "Sent from my iPhone") and field labels ("DESCRIPTION:")."""
     text = _BOILERPLATE_LINES.sub("", text)
+    if any(h in text for h in _SENT_FROM_HINTS):
+        text = _SENT_FROM_INTL.sub("", text)
     text = _LABELS.sub("", text)
     return _INLINE_EDITED.sub("", text) if "edited by" in text else text
 
@@ -189,17 +279,47 @@ _DISCLAIMER = re.compile(
     r"(?:^|(?<=\n)|(?<=[.!?] ))[^\n]{0,80}?(?:(?-i:\bCONFIDENTIALITY NOTICE\b|\bDISCLAIMER\b|^Disclaimer:)|"
     r"This (?:e-?mail|message|communication)(?: and any (?:files|attachments)[^.\n]{0,40})? (?:is|are|may be) "
     r"(?:confidential|intended)|If you (?:have )?received this (?:e-?mail|message|communication) in error|"
-    r"Registered in England(?: and Wales)?)[\s\S]*?(?=\n\s*\n|\Z)",
+    r"Registered in England(?: and Wales)?|"
+    r"Diese (?:E-?Mail|Nachricht)[^.\n]{0,60}? (?:enthält vertrauliche|ist vertraulich)|"
+    r"(?:Ce|Le présent) (?:message|courriel|e-?mail)[^.\n]{0,60}? (?:est|sont) (?:strictement )?confidentiel|"
+    r"(?:Dit|Deze) (?:e-?mail(?:bericht)?|bericht)[^.\n]{0,60}? (?:is|zijn) (?:uitsluitend bestemd|vertrouwelijk)|"
+    r"Este (?:mensaje|correo(?: electrónico)?)[^.\n]{0,60}? (?:es|son) confidencial|"
+    r"(?:Questo messaggio|Questa e-?mail|Le informazioni contenute)[^.\n]{0,60}? (?:è|sono) "
+    r"(?:riservat|confidenzial))[\s\S]*?(?=\n\s*\n|\Z)",
     re.I,
 )
 CLOSINGS = (r"(?:(?:kind|best|warm|many|with kind|thanks and|thanks &)\s+)?(?:regards|rgds|wishes|thanks)"
             r"|thank you|cheers|sincerely|yours sincerely|yours faithfully|best(?=[ \t]*,)|ta(?![\w-])")
+# German, French, Dutch, Spanish, Italian: "Mit freundlichen Grüßen", "Viele Grüße", "Cordialement", "Bien à
+# vous", "Met vriendelijke groet", "Saludos cordiales", "Un saludo", "Cordiali saluti", "Distinti saluti" ...
+CLOSINGS_INTL = (
+    r"(?:mit\s+)?(?:(?:freundlich|best|viel|lieb|herzlich|sch[öo]n|sonnig)e[mnrs]?\s+)?gr(?:ü|ue|u)(?:ß|ss)(?:en?)?"
+    r"(?:\s+aus\s+\w+)?|(?:vielen\s+|besten\s+)?dank(?:e(?:\s+schön)?)?(?:\s+(?:und|&)\s+(?:viele|beste|freundliche)"
+    r"\s+gr(?:ü|ue)(?:ß|ss)e)?"
+    r"|(?:bien\s+|très\s+)?cordialement|bien\s+à\s+(?:vous|toi)|(?:sincères\s+|meilleures\s+)?salutations"
+    r"(?:\s+distinguées)?|(?:bien\s+)?amicalement|bonne\s+(?:journée|soirée|fin\s+de\s+journée)"
+    r"|merci(?:\s+(?:d['’]avance|par\s+avance|beaucoup|bien))?"
+    r"|(?:met\s+)?(?:vriendelijke|hartelijke|beste)\s+groet(?:en)?|groet(?:en|jes)?|(?:alvast\s+)?bedankt"
+    r"|dank\s+(?:je|u)\s+wel"
+    r"|(?:reciba\s+)?(?:un\s+)?(?:cordial\s+)?saludos?(?:\s+cordiales)?|atentamente|cordialmente"
+    r"|(?:muchas\s+)?gracias(?:\s+de\s+antemano)?|un\s+abrazo"
+    r"|(?:cordiali\s+|distinti\s+|tanti\s+)?saluti|un\s+(?:cordiale\s+)?saluto|grazie(?:\s+mille)?|buona\s+giornata")
+# abbreviations only as a line of their own: "LG Monitor" at the end of a post is not a sign-off
+_ABBREVIATED_CLOSINGS = r"mfg|lg|vg|mvg"
+_ANY_CLOSING = rf"(?:{CLOSINGS})|{CLOSINGS_INTL}|{_ABBREVIATED_CLOSINGS}"
+# the other languages' patterns run only where one of these is in the (lower-cased) text: they are slower
+_INTL_CLOSING_HINTS = ("grü", "grue", "gruß", "gruss", "dank", "cordial", "salut", "bien", "amicalement", "bonne",
+                       "merci", "groet", "bedankt", "salud", "atentamente", "gracias", "abrazo", "grazie", "buona",
+                       "\nmfg", "\nmvg", "\nlg", "\nvg")  # the abbreviations only on a line of their own
 _CLOSING_LINE = re.compile(rf"^[ \t]*(?:{CLOSINGS})[ \t]*[,.!]*[ \t]*$", re.M | re.I)
-_CLOSING_WITH_NAME_END = re.compile(
-    # the closing word in any case, the name after it capitalised (or a lowercase user name)
-    rf"(?:^|(?<=[\s.!?,]))(?i:{CLOSINGS})[ \t]*[,.!-]*[ \t]*\n?[ \t]*"
-    r"(?:[A-Z][\w'’.-]*|[a-z][a-z0-9_]{2,}\d[a-z0-9_]*)(?:[ \t]+[A-Z][\w'’.-]*){0,2}[ \t]*[.!]?\s*\Z",
-)
+# a bilingual sign-off counts as one: "Mit freundlichen Grüßen / Kind regards"
+_CLOSING_LINE_INTL = re.compile(
+    rf"^[ \t]*(?:{_ANY_CLOSING})(?:[ \t]*[,.!]?[ \t]*/[ \t]*(?:{_ANY_CLOSING}))?[ \t]*[,.!]*[ \t]*$", re.M | re.I)
+_NAME_END = (r"[ \t]*[,.!-]*[ \t]*\n?[ \t]*(?:[A-ZÀ-ÖØ-Þ][\w'’.-]*|[a-z][a-z0-9_]{2,}\d[a-z0-9_]*)"
+             r"(?:[ \t]+[A-ZÀ-ÖØ-Þ][\w'’.-]*){0,2}[ \t]*[.!]?\s*\Z")
+# the closing word in any case, the name after it capitalised (or a lowercase user name)
+_CLOSING_WITH_NAME_END = re.compile(rf"(?:^|(?<=[\s.!?,]))(?i:{CLOSINGS}){_NAME_END}")
+_CLOSING_WITH_NAME_END_INTL = re.compile(rf"(?:^|(?<=[\s.!?,]))(?i:{CLOSINGS}|{CLOSINGS_INTL}){_NAME_END}")
 
 
 # what follows "Regards," in a signature: a name, a title, a company, a phone number, a URL;
@@ -211,6 +331,23 @@ def _signature_line(line: str) -> bool:
     return len(line) <= 60 and len(line.split()) <= 6 and not _NOT_SIGNATURE.search(line)
 
 
+# contact lines of a company signature: phone, mail, web, legal form, commercial register, VAT number
+_CONTACT = re.compile(
+    r"(?i)\b(?:tel|phone|fax|mobil\w*|mobile|cell|t[ée]l[ée]?phone|telefo(?:on|no)|tel[ée]fono|cellulare|m[óo]vil"
+    r"|portable|e-?mail|courriel|web|gmbh|ag|kg|sarl|sas|b\.?v|n\.v|s\.l|s\.a|s\.p\.a|s\.r\.l|ltd|inc|llc|hrb|hra"
+    r"|amtsgericht|registergericht|ust-?id\w*|siret|siren|kvk|btw|cif|nif|p\.?\s?iva|partita iva)\b"
+    r"|www\.|https?://|\+\d[\d ()/.-]{6,}|[\w.+-]+@[\w-]+\.\w")
+
+
+def _signature_block(tail: list[str]) -> bool:
+    """A closing's tail that is a signature: a few short lines, or a longer company block with contact lines."""
+    if len(tail) <= 6 and all(map(_signature_line, tail)):
+        return True
+    return (len(tail) <= 15 and sum(1 for line in tail if _CONTACT.search(line)) >= 2
+            and all(len(line) <= 100 and len(line.split()) <= 12 and not _NOT_SIGNATURE.search(line)
+                    for line in tail))
+
+
 def strip_signature(text: str) -> str:
     """Remove a "-- " signature, disclaimers, and a closing block ("Kind regards,\\nName\\nTitle"
     or "Regards, Name" at the very end). Never removes the whole message."""
@@ -218,16 +355,19 @@ def strip_signature(text: str) -> str:
     if m and text[: m.start()].strip():
         text = text[: m.start()]
     lower = text.lower()
-    if any(n in lower for n in ("confidential", "disclaimer", "received this", "registered in")):
+    if any(n in lower for n in ("confidential", "disclaimer", "received this", "registered in", "vertraulich",
+                                "confidentiel", "vertrouwelijk", "bestemd", "confidencial", "riservat",
+                                "confidenzial")):
         text = _DISCLAIMER.sub("", text)
-    closings = list(_CLOSING_LINE.finditer(text))
+    intl = any(h in lower for h in _INTL_CLOSING_HINTS)
+    closings = list((_CLOSING_LINE_INTL if intl else _CLOSING_LINE).finditer(text))
     if closings:
         last = closings[-1]
         tail = [line.strip() for line in text[last.end():].splitlines() if line.strip()]
-        if len(tail) <= 6 and all(map(_signature_line, tail)) and text[: last.start()].strip():
+        if _signature_block(tail) and text[: last.start()].strip():
             return text[: last.start()].rstrip()
     offset = max(0, len(text) - 100)  # the pattern is anchored at the end: search only the tail
-    m = _CLOSING_WITH_NAME_END.search(text, offset)
+    m = (_CLOSING_WITH_NAME_END_INTL if intl else _CLOSING_WITH_NAME_END).search(text, offset)
     if m and text[: m.start()].strip():
         text = text[: m.start()].rstrip()
     return text
@@ -251,9 +391,23 @@ _GREETING = re.compile(
 )
 
 
+# German, French, Dutch, Spanish, Italian salutations ("Sehr geehrte Damen und Herren,", "Bonjour Madame,",
+# "Beste Jan,", "Estimado Sr. García:", "Buongiorno,"): a line of its own that ends in "," or "!" after the
+# addressee (":" in Spanish); "Hallo ich habe ein Problem" is a sentence and stays
+_GREETING_INTL = re.compile(
+    r"\A\s*(?:(?P<es>hola|estimad[oa]s?|buen(?:os|as)\s+(?:días|tardes|noches))|hallo|guten\s+(?:tag|morgen|abend)"
+    r"|sehr\s+geehrte[rs]?|liebe[rs]?|moin|servus|bonjour|bonsoir|salut|ch[eè]re?s?|madame|monsieur|hoi|beste"
+    r"|geachte|goede(?:morgen|middag|navond)|goedendag|buongiorno|buonasera|gentil[ei]|egregi[oa]|ciao|salve)(?!\w)"
+    rf"(?:(?:[ \t]*,?[ \t]+(?:(?:sr|sra|srta|dra|sig|sig\.ra|mme|dhr|mevr)\.|{_ADDRESSEE})){{1,6}}"
+    r"[ \t]*(?:[,!]|(?(es):|(?!)))|[ \t]*(?:[,!]|(?(es):|(?!)))?)[ \t]*\n",
+    re.I,
+)
+
+
 def strip_greeting(text: str) -> str:
-    """Remove an opening greeting line ("Hi Tom,", "Dear Support,", "Hello all!")."""
-    m = _GREETING.match(text)
+    """Remove an opening greeting line ("Hi Tom,", "Dear Support,", "Hello all!", and the same in
+    German, French, Dutch, Spanish and Italian: "Sehr geehrte Damen und Herren,", "Bonjour,")."""
+    m = _GREETING.match(text) or _GREETING_INTL.match(text)
     if m and text[m.end():].strip():
         return text[m.end():]
     return text

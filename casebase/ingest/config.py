@@ -27,6 +27,9 @@ class IngestConfig(StageConfig):
                                 "are truncated (counted in the manifest).")
     users: Path | None = Field(None, description="A helpdesk's users export (Zendesk users.json, ...): refines who "
                                "is a customer and who a responder where the connector reads it.")
+    replace: bool = Field(False, description="The export is complete: the workspace's tickets become exactly this "
+                          "export's. Without it a later export of the same desk is merged in (new and changed "
+                          "tickets written, tickets it lacks kept; docs/architecture.md, 'Re-ingest').")
     json_key: str | None = Field(None, description="For a --tickets JSON object holding several arrays: the name "
                                  "of the array of tickets.")
     history_json_key: str | None = Field(None, description="The same for a --history JSON object (e.g. the same "

@@ -53,12 +53,15 @@ class Mapping:
                 "values": {"tickets": self.tickets.values, "messages": self.messages.values}}
 
 
-def connector_mapping(name: str, description: str, tickets, messages) -> "Mapping":
+def connector_mapping(name: str, description: str, tickets, messages, values: dict | None = None) -> "Mapping":
     """The identity mapping over what a connector (casebase.ingest.connectors) produced: canonical fields by their
-    own names, and the tickets' other columns kept as extras."""
+    own names, the tickets' other columns kept as extras, and ``values`` ({table: {field: {from: to}}}) recoding
+    them (a connector mapping file's overrides of its built-in tables)."""
     t_cols = {c: c for c in tickets.columns}
     m_cols = {c: c for c in (messages.columns if messages is not None else ()) if c in MESSAGE_FIELDS}
-    return Mapping(name=name, tickets=TableMapping(t_cols), messages=TableMapping(m_cols), description=description,
+    values = values or {}
+    return Mapping(name=name, tickets=TableMapping(t_cols, dict(values.get("tickets", {}))),
+                   messages=TableMapping(m_cols, dict(values.get("messages", {}))), description=description,
                    source=f"connector:{name}")
 
 

@@ -29,8 +29,10 @@ from rich.text import Text
 from casebase.errors import CasebaseError
 from casebase.ingest.clean import clean_text
 from casebase.ingest.config import IngestConfig
-from casebase.ingest.connectors import closest_formats, find_connector
-from casebase.ingest.mappings import ROLES, Mapping, TableMapping, choose_mapping, connector_mapping
+from casebase.ingest.connectors import closest_formats, find_connector, override_values
+from casebase.ingest.mappings import (ROLES, Mapping, TableMapping, choose_mapping, connector_mapping,
+                                      required_columns)
+from casebase.ingest.merge import HASH_COLUMN, content_hashes, load_previous, merge
 from casebase.ingest.readers import read_table
 from casebase.ingest.redact import Redactor, build_redactor
 from casebase import progress
@@ -38,7 +40,10 @@ from casebase.progress import track
 from casebase.workspace import Manifest, Workspace, atomic_write, write_manifest
 
 TEXT_EXTRAS = {"resolution", "resolution_summary", "summary", "description", "notes", "solution"}
-NOT_REDACTED = {"ticket_id", "opened_at", "closed_at", "category", "urgency", "url", "views"}
+# codes and labels of the ticket, never personal data (a helpdesk's state "Awaiting Vendor" read as a name otherwise)
+NOT_REDACTED = {"ticket_id", "opened_at", "closed_at", "updated_at", "category", "urgency", "url", "views", "status",
+                "source_status", "source_state", "source_priority", "priority", "subcategory", "close_code",
+                "issue_type", "resolution_name", "sys_id", "issue_id", "number"}
 QUARANTINE_COLUMNS = ["file", "row", "table", "ticket_id", "message_id", "reason", "preview"]
 
 
@@ -92,7 +97,8 @@ def run(ws: Workspace, cfg: IngestConfig | str | Path | None = None, history: st
     if connector is not None:  # a helpdesk's own export: its reader gives the canonical tables
         export = connector.read(tickets, history, users=cfg.users)
         t_raw, m_raw, warnings = export.tickets, export.messages, list(export.warnings)
-        m = connector_mapping(connector.name, connector.description, t_raw, m_raw)
+        overrides = override_values(mapping) if picked.startswith("mapping file") else None
+        m = connector_mapping(connector.name, connector.description, t_raw, m_raw, overrides)
         fmt = {"name": connector.name, "why": picked, "rows_in": export.rows_in}
         progress.log(Text(f"format: {connector.name} ({picked})"))
     else:
@@ -114,6 +120,14 @@ def run(ws: Workspace, cfg: IngestConfig | str | Path | None = None, history: st
             closest = closest_formats(tickets, history)
             raise CasebaseError(f"{err} Nor is it a helpdesk export casebase reads; the closest formats: "
                                 f"{'; '.join(closest)} (docs/mapping.md, 'Helpdesks').") from None
+        if mapping == "auto":  # say which mapping fits and why, as a connector does
+            found: dict[str, list[str]] = {}
+            for table, _, col, ok in required_columns(m, list(t_raw.columns),
+                                                      list(m_raw.columns) if m_raw is not None else None):
+                found.setdefault(table, []).append(col)
+            fmt = {"name": m.name, "why": "the columns it requires are all there ("
+                   + "; ".join(f"{t}: {', '.join(c)}" for t, c in found.items()) + ")"}
+            progress.log(Text(f"format: {m.name} ({fmt['why']})"))
     if m_raw is None and "body" not in m.tickets.columns:
         raise CasebaseError("no messages: give the message history with --history FILE, or map the ticket "
                             "table's description column as tickets.body in a mapping file (docs/mapping.md).")
@@ -125,15 +139,19 @@ def run(ws: Workspace, cfg: IngestConfig | str | Path | None = None, history: st
     q = Quarantine()
     tk, truncated_fields = cap_fields(select(t_raw, m.tickets, tickets.name), max_body_chars)
     tk = check_tickets(tk, q, m, redactor)
+    warnings += status_warnings(tk, m)
     if tk.empty:
         raise CasebaseError(f"{tickets}: none of its {len(t_raw)} tickets can be used ({reasons(q, 'tickets')}). "
                             "Fix the export, or the mapping's columns and dayfirst option (docs/mapping.md).")
-    msgs, n_from_body = build_messages(tk, m_raw, m, history, q, redactor)
+    msgs, n_from_body = build_messages(tk, m_raw, m, history or tickets, q, redactor)  # nested comments: in --tickets
     if msgs.empty:
         why = (f"{history} has no rows" if m_raw is not None and m_raw.empty else reasons(q, "messages")
                if m_raw is not None else f"the tickets' {m.tickets.columns['body']!r} is empty in every row")
         raise CasebaseError(f"no messages to ingest ({why}). Give the history file with its rows, or map "
                             "the ticket table's description column as tickets.body (docs/mapping.md).")
+    prev, replaced = load_previous(ws, cfg.replace, m.name, replace_command(ws, cfg))  # re-ingest: ingest/merge.py
+    hashes = content_hashes(tk, msgs, workspace_key(ws), {"max_body_chars": max_body_chars,
+                                                          "redact": cfg.redact.model_dump(mode="json")})
     t_checked = time.perf_counter()
 
     msgs, stats = clean_and_redact(msgs, redactor, max_body_chars, q)
@@ -146,9 +164,13 @@ def run(ws: Workspace, cfg: IngestConfig | str | Path | None = None, history: st
     for col in ("internal", "resolution"):  # booleans in the contract; exports without them: False
         msgs[col] = msgs[col].map(lambda v: str(v).strip().lower() in ("true", "1", "yes")) if col in msgs else False
     msg_out = msgs[["ticket_id", "message_id", "position", "sent_at", "role", "author", "body", "internal", "resolution"]]
+    tk_out = tk_out.assign(**{HASH_COLUMN: tk_out["ticket_id"].map(hashes)})
+    # this export merged into the workspace's earlier ones (new, changed, unchanged, older, kept): ingest/merge.py
+    tk_all, msg_all, reingest = merge(prev, tk_out, msg_out, workspace_key(ws), replaced)
     ws.begin("ingest")  # each file renamed into place whole, the manifest last (with their hashes)
-    atomic_write(ws.tickets, lambda tmp: tk_out.to_parquet(tmp, index=False))
-    atomic_write(ws.messages, lambda tmp: msg_out.to_parquet(tmp, index=False))
+    if reingest["rewritten"]:  # else an export with nothing new or changed: the files stay byte for byte
+        atomic_write(ws.tickets, lambda tmp: tk_all.to_parquet(tmp, index=False))
+        atomic_write(ws.messages, lambda tmp: msg_all.to_parquet(tmp, index=False))
     atomic_write(ws.quarantine, q.write)
 
     counts = {
@@ -159,6 +181,7 @@ def run(ws: Workspace, cfg: IngestConfig | str | Path | None = None, history: st
         "messages_from_ticket_body": {"in": n_from_body, "out": n_from_body - q.count("ticket-body"),
                                       "quarantined": q.count("ticket-body")},
         "messages_total_out": len(msg_out),
+        "reingest": reingest,  # this export against the workspace; tickets_total/messages_total: what it now holds
         "redacted": stats["redacted"],
         "truncated_bodies": stats["truncated"],
         "truncated_fields": truncated_fields,
@@ -178,9 +201,30 @@ def run(ws: Workspace, cfg: IngestConfig | str | Path | None = None, history: st
                  "write": t_end - t_clean, "total": t_end - t0,
                  "messages_per_s": len(msgs) / max(t_clean - t_checked, 1e-9)},
         extra={"mapping": m.to_dict(), "format": fmt, "warnings": warnings, "redaction": redactor.describe(),
+               "previous": None if prev is None else {"created_at": prev.manifest.get("created_at"),
+                                                      "files": prev.manifest.get("files")},
                "outputs": [str(ws.tickets), str(ws.messages), str(ws.quarantine)]},
         files=[ws.tickets, ws.messages, ws.quarantine],
     )
+
+
+def status_warnings(tk: pd.DataFrame, m: Mapping) -> list[str]:
+    """A status outside open/pending/solved/closed is kept as given, but extraction cannot use it: say so."""
+    from casebase.ingest.connectors import STATUSES
+
+    if "status" not in tk:
+        return []
+    odd = sorted({str(v) for v in tk["status"].dropna()} - set(STATUSES))
+    if not odd:
+        return []
+    return [f"tickets: status values {odd[:10]} are not {', '.join(STATUSES)}: extraction ignores them; recode them "
+            f"with status_values in a mapping file (docs/mapping.md)"]
+
+
+def replace_command(ws: Workspace, cfg: IngestConfig) -> str:
+    """The command line that ingests this export alone, replacing what the workspace holds."""
+    history = f" --history {cfg.history}" if cfg.history else ""
+    return f"casebase ingest --workspace {ws.root} --tickets {cfg.tickets}{history} --mapping {cfg.mapping} --replace"
 
 
 def workspace_key(ws: Workspace) -> bytes:
@@ -228,7 +272,8 @@ def collect_names(t_raw: pd.DataFrame, m_raw: pd.DataFrame | None, m: Mapping) -
     col = m.messages.columns.get("author")
     if m_raw is not None and col in m_raw.columns:
         names.update(m_raw[col].dropna())
-    return sorted(names)
+    # an author known only by a number (a helpdesk's user id) is no name: as one, it redacted "error 9001" in bodies
+    return sorted(n for n in names if not str(n).strip().isdigit())
 
 
 def reasons(q: Quarantine, table: str) -> str:

@@ -18,7 +18,8 @@ The semantics every connector gets right (docs/architecture.md, "Ingest contract
 - ``messages.resolution``: "true" for a message made from a recorded resolution field (ServiceNow close_notes,
   SalesLogix SOLUTION): the resolution as the desk wrote it, which extraction prefers;
 - ``tickets.status``: open, pending, solved or closed (``STATUSES``), recoded with the connector's table;
-- priorities and categories recoded with the connector's built-in tables (overridable: ``options``);
+- priorities and categories recoded with the connector's built-in tables (overridable: a mapping file with
+  ``connector = NAME`` and ``<field>_values`` tables, ``override_values``);
 - a ticket's description that is also its first comment is one message, never two.
 """
 
@@ -52,7 +53,8 @@ class Connector:
     """One helpdesk's export format.
 
     ``detect(peek_tickets, peek_history)`` says why the files are this format (a sentence) or None;
-    ``read(tickets, history, users, options)`` reads them. ``needs`` names the fields it recognises the format by,
+    ``read(tickets, history, users=None)`` reads them (a mapping file with ``connector = NAME`` recodes the output:
+    ``override_values``). ``needs`` names the fields it recognises the format by,
     for the error that lists the closest formats when none fits; ``export_hint`` says how to produce the export."""
 
     name: str
@@ -120,15 +122,20 @@ def _peek(path: Path) -> Peek | None:
 
 
 def _csv_header(path: Path) -> list[str]:
-    from casebase.ingest.readers import decode, read_csv_text
+    """The header record alone (a first data row may hold a quoted line break: only the header is parsed)."""
+    import csv
+    import io
 
-    raw = path.read_bytes()[: 1 << 16]
+    from casebase.ingest.readers import decode, sniff_delimiter
+
+    with open(path, "rb") as f:
+        raw = f.read(1 << 16)
     text = decode(raw, path, [])
-    first = text.splitlines()[:2]
     try:
-        return list(read_csv_text("\n".join(first) + "\n", path).columns)
-    except CasebaseError:
+        header = next(csv.reader(io.StringIO(text), delimiter=sniff_delimiter(text, path)), [])
+    except csv.Error:
         return []
+    return [c.strip() for c in header]
 
 
 def first_record(data: Any) -> dict | None:
@@ -183,7 +190,13 @@ def find_connector(mapping: str, tickets: Path, history: Path | None) -> tuple[C
     if mapping in connectors:
         return connectors[mapping], f"--mapping {mapping}"
     if mapping != "auto":
-        return None, ""
+        named = mapping_file_connector(mapping)
+        if named is None:
+            return None, ""
+        if named not in connectors:
+            raise CasebaseError(f"mapping {mapping}: connector = {named!r} is not a helpdesk casebase reads "
+                                f"({', '.join(connectors) or 'none'})")
+        return connectors[named], f"mapping file {mapping}: connector = {named}"
     pt, ph = peek(tickets), peek(history)
     if pt is None:
         return None, ""
@@ -192,6 +205,37 @@ def find_connector(mapping: str, tickets: Path, history: Path | None) -> tuple[C
         if why:
             return connector, why
     return None, ""
+
+
+def mapping_file_connector(mapping: str) -> str | None:
+    """The ``connector = NAME`` of a TOML mapping file (a helpdesk export with its value tables overridden), if any."""
+    import tomllib
+
+    path = Path(mapping)
+    if path.suffix.lower() != ".toml" or not path.is_file():
+        return None
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None  # load_mapping reports it with its own error
+    value = data.get("connector")
+    return str(value) if value else None
+
+
+def override_values(mapping: str) -> dict[str, dict[str, dict[str, str]]]:
+    """{"tickets": {field: {value: value}}, "messages": {...}} of a connector mapping file's ``<field>_values``
+    tables: they recode the connector's output (e.g. a desk's own priority names, a status a workflow added)."""
+    import tomllib
+
+    data = tomllib.loads(Path(mapping).read_text(encoding="utf-8"))
+    out: dict[str, dict[str, dict[str, str]]] = {"tickets": {}, "messages": {}}
+    for table in out:
+        for key, value in (data.get(table) or {}).items():
+            if not key.endswith("_values") or not isinstance(value, dict):
+                raise CasebaseError(f"mapping {mapping}: [{table}] {key}: a connector's mapping file only recodes "
+                                    "values (<field>_values = {{ source = value }}); its columns are the connector's")
+            out[table][key[: -len("_values")]] = {str(k): str(v) for k, v in value.items()}
+    return out
 
 
 def closest_formats(tickets: Path, history: Path | None, limit: int = 3) -> list[str]:
