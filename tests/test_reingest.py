@@ -259,3 +259,44 @@ def test_a_later_zendesk_export_merges_by_updated_at_and_extraction_follows_the_
     assert first["counts"]["cases"] == 3 and second["counts"]["cases"] == 4
     case = pd.read_parquet(ws.cases).set_index("ticket_id").loc["102"]
     assert case["resolved"] and case["solution"].startswith("Re-run the export from Reports > VAT")
+
+
+def test_a_merge_killed_between_its_renames_is_merged_again_from_the_state_it_started_from(ws, tmp_path, monkeypatch):
+    """tickets.parquet renamed into place, messages.parquet not yet: the re-run found the files out of step with
+    their manifest and refused (tests/test_crash.py's kill at rename 1 of a re-ingest). The state the merge
+    started from is kept until its manifest lands, and the re-run merges into it."""
+    import importlib
+
+    ingest_run = importlib.import_module("casebase.ingest.run")  # the package exports its run() under that name
+    from casebase.ingest.merge import SAVED
+
+    run(ws, *export(tmp_path / "a", T1, T2, T3), **FAST)
+    later = export(tmp_path / "b", T2_LATER, T4)
+    clean = ws.root.parent / "clean"
+    run(type(ws).at(clean), *export(tmp_path / "a2", T1, T2, T3), **FAST)
+    run(type(ws).at(clean), *later, **FAST)  # the same merge, not killed: the reference
+
+    real, calls = ingest_run.atomic_write, []
+
+    def killed_after_the_first_rename(path, write):
+        real(path, write)
+        calls.append(path)
+        if len(calls) == 1:
+            raise KeyboardInterrupt("killed")  # stands in for SIGKILL: nothing after this runs
+
+    monkeypatch.setattr(ingest_run, "atomic_write", killed_after_the_first_rename)
+    with pytest.raises(KeyboardInterrupt):
+        run(ws, *later, **FAST)
+    monkeypatch.setattr(ingest_run, "atomic_write", real)
+    assert (ws.root / SAVED).is_dir()
+    with pytest.raises(CasebaseError, match="does not match"):
+        ws.require("ingest", ws.tickets, ws.messages)  # the kill left the files out of step
+    again = run(ws, *later, **FAST)  # before: refused with "does not match ... --replace"
+    assert again["counts"]["reingest"]["new"] == 1 and again["counts"]["reingest"]["changed"] == 1
+    assert again["counts"]["reingest"]["kept"] == 2
+    assert not (ws.root / SAVED).exists()
+    for name in ("tickets.parquet", "messages.parquet"):
+        got, want = pd.read_parquet(ws.root / name), pd.read_parquet(clean / name)
+        other_key = [HASH_COLUMN, "author"]  # keyed by each workspace's own pseudonym key
+        pd.testing.assert_frame_equal(got.drop(columns=other_key, errors="ignore"),
+                                      want.drop(columns=other_key, errors="ignore"))

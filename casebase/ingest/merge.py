@@ -39,6 +39,60 @@ class Previous:
     tickets: pd.DataFrame
     messages: pd.DataFrame
     manifest: dict[str, Any]
+    saved: bool = False  # read from SAVED (the last whole state, kept while a merge replaced the files)
+
+
+# A merge replaces tickets.parquet and messages.parquet one rename at a time: a kill between them leaves a merged
+# tickets table beside the earlier messages. So the last whole state (both tables and their manifest, hard links:
+# no copy) is kept here until the merge's manifest is written, and a re-run after a kill merges into it again.
+SAVED = ".ingest-previous"
+SAVED_FILES = ("tickets.parquet", "messages.parquet", "quarantine.csv", "ingest.json")
+
+
+def keep_previous(ws: Workspace, prev: Previous | None) -> None:
+    """Before a merge replaces the files: keep the state it merges into (unless that is already the kept one)."""
+    import os
+    import shutil
+
+    from casebase.workspace import atomic_dir
+
+    if prev is None or prev.saved:
+        return
+
+    def link(tmp) -> None:
+        for name in SAVED_FILES:
+            try:
+                os.link(ws.root / name, tmp / name)
+            except OSError:  # a file system without hard links
+                shutil.copy2(ws.root / name, tmp / name)
+
+    atomic_dir(ws.root / SAVED, link)
+
+
+def drop_previous(ws: Workspace) -> None:
+    """Once the merge's manifest vouches for the new files, the kept state is not needed."""
+    import shutil
+
+    shutil.rmtree(ws.root / SAVED, ignore_errors=True)
+
+
+def _saved_previous(ws: Workspace) -> Previous | None:
+    """The state kept by a merge that was killed before its manifest, when it is whole; else None."""
+    from casebase.workspace import pending_marker, recover_dir, verify_outputs
+
+    saved = ws.root / SAVED
+    recover_dir(saved)
+    if not saved.is_dir() or not pending_marker(ws.manifest_path("ingest")).exists():
+        return None
+    try:
+        manifest = verify_outputs(saved / "ingest.json", "casebase ingest", [saved / "tickets.parquet"])
+    except CasebaseError:
+        return None
+    if manifest is None:
+        return None
+    command = f"casebase ingest --workspace {ws.root} ... --replace"
+    return Previous(read_parquet(saved / "tickets.parquet", command), read_parquet(saved / "messages.parquet", command),
+                    manifest, saved=True)
 
 
 def _rows(df: pd.DataFrame, cols: list[str]) -> pd.Series:
@@ -75,17 +129,26 @@ def load_previous(ws: Workspace, replace: bool, mapping_name: str, fix: str) -> 
     try:
         manifest = ws.require("ingest", ws.tickets, ws.messages)
     except CasebaseError as err:
+        kept = _saved_previous(ws)  # a merge killed between its renames: merge into the state it started from
+        if kept is not None:
+            return _same_desk(kept, mapping_name, fix, ws), None
         raise CasebaseError(f"{err}; or, to ingest this export alone, `{fix}`") from None
     if manifest is None or not ws.tickets.exists() or not ws.messages.exists():
         return None, None
+    command = f"casebase ingest --workspace {ws.root} ... --replace"
+    prev = Previous(read_parquet(ws.tickets, command), read_parquet(ws.messages, command), manifest)
+    return _same_desk(prev, mapping_name, fix, ws), None
+
+
+def _same_desk(prev: Previous, mapping_name: str, fix: str, ws: Workspace) -> Previous:
+    manifest = prev.manifest
     before = (manifest.get("mapping") or {}).get("name") if isinstance(manifest.get("mapping"), dict) else None
     if before and before != mapping_name:
         raise CasebaseError(
             f"{ws.root} holds an ingest read with the {before!r} mapping; this export is read with {mapping_name!r}, "
             f"so it is not a later export of the same desk and cannot be merged. Ingest it into another --workspace, "
             f"or replace the workspace's tickets with it: `{fix}`")
-    command = f"casebase ingest --workspace {ws.root} ... --replace"
-    return Previous(read_parquet(ws.tickets, command), read_parquet(ws.messages, command), manifest), None
+    return prev
 
 
 def _ids(ws: Workspace) -> set:

@@ -32,7 +32,7 @@ from casebase.ingest.config import IngestConfig
 from casebase.ingest.connectors import closest_formats, find_connector, override_values
 from casebase.ingest.mappings import (ROLES, Mapping, TableMapping, choose_mapping, connector_mapping,
                                       required_columns)
-from casebase.ingest.merge import HASH_COLUMN, content_hashes, load_previous, merge
+from casebase.ingest.merge import HASH_COLUMN, content_hashes, drop_previous, keep_previous, load_previous, merge
 from casebase.ingest.readers import read_table
 from casebase.ingest.redact import Redactor, build_redactor
 from casebase import progress
@@ -168,7 +168,8 @@ def run(ws: Workspace, cfg: IngestConfig | str | Path | None = None, history: st
     # this export merged into the workspace's earlier ones (new, changed, unchanged, older, kept): ingest/merge.py
     tk_all, msg_all, reingest = merge(prev, tk_out, msg_out, workspace_key(ws), replaced)
     ws.begin("ingest")  # each file renamed into place whole, the manifest last (with their hashes)
-    if reingest["rewritten"]:  # else an export with nothing new or changed: the files stay byte for byte
+    if reingest["rewritten"]:
+        keep_previous(ws, prev)  # the state merged into, kept whole until this run's manifest lands  # else an export with nothing new or changed: the files stay byte for byte
         atomic_write(ws.tickets, lambda tmp: tk_all.to_parquet(tmp, index=False))
         atomic_write(ws.messages, lambda tmp: msg_all.to_parquet(tmp, index=False))
     atomic_write(ws.quarantine, q.write)
@@ -194,7 +195,7 @@ def run(ws: Workspace, cfg: IngestConfig | str | Path | None = None, history: st
             raise AssertionError(f"ingest lost rows of {table}: {c}")
     inputs = {"tickets": tickets} | ({"history": history} if history else {})
     t_end = time.perf_counter()
-    return write_manifest(
+    manifest = write_manifest(
         ws, "ingest",
         config=cfg.saved(), inputs=inputs, counts=counts,
         timings={"read": t_read - t0, "check": t_checked - t_read, "clean_redact": t_clean - t_checked,
@@ -206,6 +207,8 @@ def run(ws: Workspace, cfg: IngestConfig | str | Path | None = None, history: st
                "outputs": [str(ws.tickets), str(ws.messages), str(ws.quarantine)]},
         files=[ws.tickets, ws.messages, ws.quarantine],
     )
+    drop_previous(ws)
+    return manifest
 
 
 def status_warnings(tk: pd.DataFrame, m: Mapping) -> list[str]:
