@@ -79,6 +79,9 @@ def run(ws: Workspace, tickets=(), persons=(), texts=(), dry_run: bool = False) 
                "stale": [{"path": p, "reason": reason} for p in stale], "notes": _notes(ws), "at": at}
     if dry_run:
         return summary
+    from casebase.ingest.merge import drop_previous
+
+    drop_previous(ws)  # the state an interrupted re-ingest kept holds the erased tickets too: it goes
     rewritten: dict[Path, str] = {}
     for name, write in plan.writes:
         write()

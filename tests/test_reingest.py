@@ -300,3 +300,17 @@ def test_a_merge_killed_between_its_renames_is_merged_again_from_the_state_it_st
         other_key = [HASH_COLUMN, "author"]  # keyed by each workspace's own pseudonym key
         pd.testing.assert_frame_equal(got.drop(columns=other_key, errors="ignore"),
                                       want.drop(columns=other_key, errors="ignore"))
+
+
+def test_forget_erases_the_state_an_interrupted_merge_kept(ws, tmp_path):
+    """.ingest-previous/ holds the tickets as they were: casebase forget must not leave an erased one there."""
+    from casebase.ingest.merge import SAVED
+    from casebase.forget import run as forget
+
+    run(ws, *export(tmp_path / "a", T1, T2, T3), **FAST)
+    saved = ws.root / SAVED
+    saved.mkdir()
+    for name in ("tickets.parquet", "messages.parquet"):
+        (saved / name).write_bytes((ws.root / name).read_bytes())
+    forget(ws, tickets=["t1"])
+    assert not saved.exists()
