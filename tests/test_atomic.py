@@ -233,7 +233,7 @@ PARENT = r"""
 import multiprocessing, os, sys, time
 from concurrent.futures import ProcessPoolExecutor
 import importlib
-ingest = importlib.import_module("casebase.ingest.run")  # the package exports a function of the same name
+ingest = importlib.import_module("casebase.ingest.workers")
 if sys.argv[1] == "watchdog":
     ingest.ctypes = None  # no prctl: only the portable watchdog thread
 pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork"), initializer=ingest._init_pool_worker,

@@ -80,9 +80,10 @@ def looks_like_html(text: str) -> bool:
     return not (unknown >= 2 and 2 * unknown >= len(names))
 
 
-def html_to_text(text: str) -> str:
-    """Turn an HTML body into text, keeping line breaks, list items and <pre>/<code> content."""
-    if looks_like_html(text):
+def html_to_text(text: str, declared: bool = False) -> str:
+    """Turn an HTML body into text, keeping line breaks, list items and <pre>/<code> content. ``declared``: the
+    export says the body is HTML (a content type), so a short note that does not look like HTML is converted too."""
+    if declared or looks_like_html(text):
         kept: list[str] = []
 
         def stash(m: re.Match) -> str:

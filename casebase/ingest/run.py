@@ -10,15 +10,9 @@ proves rows in = rows out + rows quarantined.
 from __future__ import annotations
 
 import csv
-import ctypes
-import multiprocessing
 import os
 import secrets
-import signal
-import sys
-import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,11 +26,11 @@ from casebase.ingest.config import IngestConfig
 from casebase.ingest.connectors import closest_formats, find_connector, override_values
 from casebase.ingest.mappings import (ROLES, Mapping, TableMapping, choose_mapping, connector_mapping,
                                       required_columns)
+from casebase.ingest.workers import clean_and_redact
 from casebase.ingest.merge import HASH_COLUMN, content_hashes, drop_previous, keep_previous, load_previous, merge
 from casebase.ingest.readers import read_table
 from casebase.ingest.redact import Redactor, build_redactor
 from casebase import progress
-from casebase.progress import track
 from casebase.workspace import Manifest, Workspace, atomic_write, write_manifest
 
 TEXT_EXTRAS = {"resolution", "resolution_summary", "summary", "description", "notes", "solution"}
@@ -458,84 +452,6 @@ def assign_roles(msgs: pd.DataFrame, tk: pd.DataFrame, mapped: bool) -> pd.DataF
         roles.append("customer" if is_customer else "responder")
     msgs["role"] = roles
     return msgs
-
-
-_WORKER_REDACTOR: Redactor | None = None
-
-
-def _init_worker(redactor: Redactor) -> None:
-    global _WORKER_REDACTOR
-    _WORKER_REDACTOR = redactor
-
-
-def _init_pool_worker(redactor: Redactor) -> None:
-    _init_worker(redactor)
-    die_with_parent()
-
-
-def die_with_parent(poll_s: float = 0.5) -> None:
-    """End this pool worker when its parent dies: a parent killed with SIGKILL runs no clean-up, and its workers
-    would wait on the task queue forever. On Linux the kernel sends SIGKILL (PR_SET_PDEATHSIG; the pool forks its
-    workers from the main thread, so the signal tracks the parent process); everywhere a watchdog thread sees the
-    parent gone (the worker is handed to another parent) within ``poll_s``."""
-    parent = os.getppid()
-    if sys.platform == "linux":
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(poll_s)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
-
-
-def _clean_stage_chunk(args: tuple[list[str], int]) -> list[tuple[tuple, bool]]:
-    texts, max_chars = args
-    return clean_stage_many(texts, _WORKER_REDACTOR, max_chars)
-
-
-def clean_stage_many(texts: list[str], redactor: Redactor, max_chars: int) -> list[tuple[tuple, bool]]:
-    """Truncate, clean and run every redaction layer but the named-entity pass: (staged, truncated)."""
-    cut = [len(t) > max_chars for t in texts]
-    texts = [t[:max_chars] + f"\n[... {len(t) - max_chars} characters truncated]" if c else t
-             for t, c in zip(texts, cut)]
-    return list(zip(redactor.stage_many([clean_text(t) for t in texts]), cut))
-
-
-def clean_and_redact(msgs: pd.DataFrame, redactor: Redactor, max_chars: int, q: Quarantine,
-                     workers: int | None = None):
-    """Clean and redact every body: the layers in worker processes when there are many, the
-    named-entity pass once over all candidates here (its model loads while the workers run)."""
-    texts = [str(t) for t in msgs["body"]]
-    workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
-    chunk = 500
-    chunks = [(texts[i: i + chunk], max_chars) for i in range(0, len(texts), chunk)]
-    if workers > 1 and len(texts) > 4 * chunk:
-        ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_pool_worker,
-                                 initargs=(redactor,)) as pool:
-            pending = pool.map(_clean_stage_chunk, chunks)  # submits every chunk: the workers start now
-            redactor.load()
-            parts = list(track(pending, "clean + redact messages", total=len(chunks)))
-    else:
-        _init_worker(redactor)
-        parts = [_clean_stage_chunk(c) for c in track(chunks, "clean + redact messages", total=len(chunks))]
-    staged = [r for part in parts for r in part]
-    done = redactor.finish_many([s for s, _ in staged])
-    counts: Counter = Counter()
-    for _, c in done:
-        counts.update(c)
-    msgs = msgs.assign(body=[text for text, _ in done])
-    empty = msgs["body"].str.len() == 0
-    reason = "empty after cleaning (only quoted text, signature or boilerplate)"
-    msgs = q.add(msgs, empty & msgs["_from_ticket"], reason, "ticket-body")
-    msgs = q.add(msgs, empty, reason, "messages")
-    return msgs, {"redacted": counts, "truncated": sum(cut for _, cut in staged),
-                  "chars_in": sum(map(len, texts)), "chars_out": int(msgs["body"].str.len().sum())}
 
 
 def redact_tickets(tk: pd.DataFrame, redactor: Redactor) -> tuple[pd.DataFrame, Counter]:

@@ -112,13 +112,28 @@ def _peek(path: Path) -> Peek | None:
         return Peek(path, "json", keys_of(record), record, doc_keys)
     if suffix in (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".parquet"):
         try:
-            from casebase.ingest.readers import read_table
-
-            columns = list(read_table(path)[0].columns) if suffix not in (".csv", ".tsv", ".txt") else _csv_header(path)
-        except CasebaseError:
+            columns = _csv_header(path) if suffix in (".csv", ".tsv", ".txt") else _table_header(path)
+        except Exception:  # a damaged workbook or parquet (each library its own errors): ingest's reader says why
             columns = []
         return Peek(path, "table", columns, None, [])
     return None
+
+
+def _table_header(path: Path) -> list[str]:
+    """Column names of a parquet file (its schema) or a workbook's first sheet (its first row): the header alone,
+    not the table ingest then reads whole."""
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        return [str(c).strip() for c in pq.read_schema(path).names]
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        first = next(book.worksheets[0].iter_rows(max_row=1, values_only=True), ())
+    finally:
+        book.close()
+    return [str(c).strip() for c in first if c is not None]
 
 
 def _csv_header(path: Path) -> list[str]:

@@ -254,16 +254,13 @@ def person(value: Any) -> str | None:
 
 
 def html_body(body: Any, content_type: Any) -> Any:
-    """A body declared HTML (``text/html``) that ingest's cleaner would not recognise as HTML by its look (a short
-    note from a rich-text editor: ``<div>Fixed.</div>``), marked so that it does; any other body as it is."""
+    """A body declared HTML (``text/html``) as text, by ingest's own converter (a short note from a rich-text editor,
+    ``<div>Fixed.</div>``, does not look like HTML to the cleaner); any other body as it is."""
     if not isinstance(body, str) or "html" not in str(content_type or "").lower():
         return body
-    from casebase.ingest.clean import looks_like_html
+    from casebase.ingest.clean import html_to_text
 
-    if looks_like_html(body):
-        return body
-    marked = "<p></p><p></p>" + body
-    return marked if looks_like_html(marked) else body
+    return html_to_text(body, declared=True)
 
 
 def via(name: str | None, agent: bool) -> str | None:
