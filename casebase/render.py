@@ -38,8 +38,9 @@ def print_ingest(m: dict, workspace: Path) -> None:
     for col in ("rows", "in", "out", "quarantined"):
         table.add_column(col, justify="right" if col != "rows" else "left")
     for key, label in (("tickets", "tickets"), ("messages", "history messages"),
-                       ("messages_from_ticket_body", "messages from ticket body")):
-        if c[key]["in"]:
+                       ("messages_from_ticket_body", "messages from ticket body"),
+                       ("messages_from_ticket_resolution", "messages from ticket resolution")):
+        if c.get(key, {}).get("in"):  # (older manifests have no resolution row)
             table.add_row(*cells(label, c[key]["in"], c[key]["out"], c[key]["quarantined"]))
     out.print(table)
     red = ", ".join(f"{k} {v}" for k, v in sorted(c["redacted"].items())) or "nothing"

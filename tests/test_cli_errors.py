@@ -183,9 +183,11 @@ def test_every_ticket_text_field_is_capped_and_counted(ws, tmp_path):
          "RECEIVEDDATE": "02/02/2024"}])
     manifest = run(ws, t, mapping="saleslogix", max_body_chars=10_000, redact=RedactConfig(ner=False))
     tickets = pd.read_parquet(ws.tickets).set_index("ticket_id")
-    assert tickets.loc["1", "resolution"].startswith("ORA-00942") and len(tickets.loc["1", "resolution"]) < 10_100
-    assert "characters truncated]" in tickets.loc["1", "resolution"] and len(tickets.loc["1", "subject"]) < 10_100
-    assert tickets.loc["2", "resolution"] == "Fixed it"
+    # SOLUTION is the recorded resolution: a message of its own, capped like every other text field
+    solutions = pd.read_parquet(ws.messages).query("resolution").set_index("ticket_id")["body"]
+    assert solutions["1"].startswith("ORA-00942") and len(solutions["1"]) < 10_100
+    assert "characters truncated]" in solutions["1"] and len(tickets.loc["1", "subject"]) < 10_100
+    assert solutions["2"] == "Fixed it"
     assert manifest["counts"]["truncated_fields"] == {"subject": 1, "resolution": 1}
     assert json.loads(ws.manifest_path("ingest").read_text())["counts"]["truncated_fields"]["resolution"] == 1
 

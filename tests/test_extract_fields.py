@@ -126,3 +126,65 @@ def test_forum_support_cases_have_no_internal_solutions_and_no_status_effect(tmp
     for row in pd.read_parquet(ws.tickets).to_dict("records")[:50]:  # the same case with the fields stripped
         bare = [{k: v for k, v in msg.items() if k not in ("internal", "resolution")} for msg in threads[row["ticket_id"]]]
         assert extract_one(row, threads[row["ticket_id"]]) == extract_one(row, bare)
+
+
+def test_a_saleslogix_solution_becomes_a_resolution_message_that_extraction_prefers(tmp_path):
+    """SalesLogix's SOLUTION (tickets.resolution in a mapping) is the desk's recorded resolution: a message of its
+    own, flagged, after the thread, dated when the ticket was completed; counted in its own row of the manifest, and
+    one that cleaning empties is quarantined with its reason."""
+    from casebase.workspace import Workspace
+
+    tickets = pd.DataFrame({
+        "TICKETID": ["T1", "T2", "T3"], "SUBJECT": ["VAT return fails", "Printer offline", "Payroll export"],
+        "PROBLEM": ["MTD submission fails with error 1603.", "The invoice printer shows offline.",
+                    "Payroll export to the bank stops at 50%."],
+        "SOLUTION": ["Re-authorised the HMRC connection under Settings > MTD, then resubmitted.", None,
+                     "> quoted only"],
+        "RECEIVEDDATE": ["01/02/2024 09:00", "02/02/2024 09:00", "03/02/2024 09:00"],
+        "COMPLETEDDATE": ["05/02/2024 17:30", None, "06/02/2024 10:00"]})
+    history = pd.DataFrame({
+        "TICKETACTIVITYID": ["A1", "A2", "A3"], "TICKETID": ["T1", "T1", "T2"],
+        "CREATEDATE": ["01/02/2024 10:00", "02/02/2024 11:00", "02/02/2024 10:00"],
+        "ACTIVITYDESC": ["Which version are you on?", "Version 29, UK edition.", "Please restart the spooler."],
+        "USERID": ["ADMIN", "ADMIN", "ADMIN"], "SHORTDESC": ["Note", "Customer e-mail", "Note"]})
+    tickets.to_csv(tmp_path / "TICKET.csv", index=False)
+    history.to_csv(tmp_path / "TICKETACTIVITY.csv", index=False)
+    ws = Workspace.at(tmp_path / "ws")
+    manifest = ingest(ws, tmp_path / "TICKET.csv", tmp_path / "TICKETACTIVITY.csv", mapping="saleslogix", **FAST)
+    c = manifest["counts"]
+    assert c["messages_from_ticket_resolution"] == {"in": 2, "out": 1, "quarantined": 1, "balanced": True}
+    assert c["messages_total_out"] == 3 + 3 + 1  # bodies, history, the one resolution left
+    quarantined = pd.read_csv(ws.quarantine)
+    assert quarantined[["table", "ticket_id"]].values.tolist() == [["ticket-resolution", "T3"]]
+    assert "resolution" not in pd.read_parquet(ws.tickets).columns  # a message now, not a ticket field as well
+    msgs = pd.read_parquet(ws.messages)
+    t1 = msgs[msgs["ticket_id"] == "T1"].sort_values("position")
+    assert t1["position"].tolist() == [0, 1, 2, 3]
+    last = t1.iloc[-1]
+    assert last["message_id"] == "T1.resolution" and bool(last["resolution"]) and not bool(last["internal"])
+    assert last["role"] == "responder" and str(last["sent_at"]) == "2024-02-05 17:30:00"
+    assert last["body"].startswith("Re-authorised the HMRC connection")
+    assert not msgs.loc[msgs["message_id"] != "T1.resolution", "resolution"].any()
+    extract(ws, **{})
+    cases = pd.read_parquet(ws.cases).set_index("ticket_id")
+    assert cases.loc["T1", "solution_message_ids"].tolist() == ["T1.resolution"]
+    assert cases.loc["T1", "solution"].startswith("Re-authorised the HMRC connection")
+
+
+def test_a_resolution_column_of_labels_stays_a_ticket_column(tmp_path):
+    """Jira's Resolution ("Done", "Won't Do") mapped as tickets.resolution is a label, not the text of a fix: no
+    resolution messages, the column kept as resolution_name, and a warning that says so."""
+    from casebase.workspace import Workspace
+
+    n = 6
+    pd.DataFrame({"TICKETID": [f"T{i}" for i in range(n)], "SUBJECT": [f"Issue {i}" for i in range(n)],
+                  "PROBLEM": [f"Posting run {i} fails with error 1603." for i in range(n)],
+                  "SOLUTION": ["Done", "Won't Do", "Done", "Done", "Won't Do", None],
+                  "RECEIVEDDATE": ["01/02/2024"] * n}).to_csv(tmp_path / "TICKET.csv", index=False)
+    ws = Workspace.at(tmp_path / "ws")
+    manifest = ingest(ws, tmp_path / "TICKET.csv", mapping="saleslogix", **FAST)
+    assert manifest["counts"]["messages_from_ticket_resolution"]["in"] == 0
+    assert any("holds labels (Done, Won't Do)" in w for w in manifest["warnings"])
+    tickets = pd.read_parquet(ws.tickets).set_index("ticket_id")
+    assert tickets.loc["T1", "resolution_name"] == "Won't Do"
+    assert not pd.read_parquet(ws.messages)["resolution"].any()

@@ -44,7 +44,8 @@ def extract_one(ticket: dict, thread: list[dict], activity: dict | None = None,
     best = int(np.argmax(scores)) + 1 if len(scores) else None
     # a message made from the desk's recorded resolution field (ServiceNow close_notes, ...) wins over both:
     # the last one (a reopened ticket's later resolution replaces the first)
-    recorded = [i for i, m in enumerate(thread) if flag(m.get("resolution")) and str(m.get("body") or "").strip()]
+    # (three words at least: a one-ticket export's "Done" or "Won't Do" is a label, not a fix)
+    recorded = [i for i, m in enumerate(thread) if flag(m.get("resolution")) and len(str(m.get("body") or "").split()) >= 3]
     if recorded:
         best = recorded[-1]
     status = status_of(ticket)

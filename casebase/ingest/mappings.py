@@ -17,8 +17,9 @@ from pathlib import Path
 
 from casebase.errors import CasebaseError
 
+# resolution: the desk's recorded resolution (SalesLogix SOLUTION): ingest makes it a message of its own, flagged
 TICKET_FIELDS = ("ticket_id", "subject", "opened_at", "closed_at", "updated_at", "status", "category", "urgency",
-                 "body", "contact_name", "contact_email")
+                 "body", "resolution", "contact_name", "contact_email")
 # internal: an internal note or work note ("true"/"false"); resolution: the desk's recorded resolution field
 MESSAGE_FIELDS = ("ticket_id", "message_id", "position", "sent_at", "author", "role", "body", "internal", "resolution")
 REQUIRED = {"tickets": ("ticket_id", "opened_at"), "messages": ("ticket_id", "body")}

@@ -37,7 +37,7 @@ TEXT_EXTRAS = {"resolution", "resolution_summary", "summary", "description", "no
 # codes and labels of the ticket, never personal data (a helpdesk's state "Awaiting Vendor" read as a name otherwise)
 NOT_REDACTED = {"ticket_id", "opened_at", "closed_at", "updated_at", "category", "urgency", "url", "views", "status",
                 "source_status", "source_state", "source_priority", "priority", "subcategory", "close_code",
-                "issue_type", "resolution_name", "sys_id", "issue_id", "number"}
+                "issue_type", "resolution_name", "resolution_label", "sys_id", "issue_id", "number"}
 QUARANTINE_COLUMNS = ["file", "row", "table", "ticket_id", "message_id", "reason", "preview"]
 
 
@@ -134,10 +134,12 @@ def run(ws: Workspace, cfg: IngestConfig | str | Path | None = None, history: st
     tk, truncated_fields = cap_fields(select(t_raw, m.tickets, tickets.name), max_body_chars)
     tk = check_tickets(tk, q, m, redactor)
     warnings += status_warnings(tk, m)
+    tk, more = resolution_labels(tk, m)
+    warnings += more
     if tk.empty:
         raise CasebaseError(f"{tickets}: none of its {len(t_raw)} tickets can be used ({reasons(q, 'tickets')}). "
                             "Fix the export, or the mapping's columns and dayfirst option (docs/mapping.md).")
-    msgs, n_from_body = build_messages(tk, m_raw, m, history or tickets, q, redactor)  # nested comments: in --tickets
+    msgs, n_from_body, n_from_resolution = build_messages(tk, m_raw, m, history or tickets, q, redactor)  # nested comments: in --tickets
     if msgs.empty:
         why = (f"{history} has no rows" if m_raw is not None and m_raw.empty else reasons(q, "messages")
                if m_raw is not None else f"the tickets' {m.tickets.columns['body']!r} is empty in every row")
@@ -148,13 +150,14 @@ def run(ws: Workspace, cfg: IngestConfig | str | Path | None = None, history: st
                                                           "redact": cfg.redact.model_dump(mode="json")})
     t_checked = time.perf_counter()
 
-    msgs, stats = clean_and_redact(msgs, redactor, max_body_chars, q)
-    tk, ticket_stats = redact_tickets(tk, redactor)
+    columns, fields = ticket_fields(tk)  # redacted in the same worker pool and named-entity pass as the bodies
+    msgs, stats = clean_and_redact(msgs, redactor, max_body_chars, q, fields=fields)
+    tk, ticket_stats = put_ticket_fields(tk, columns, stats.pop("fields"))
     stats["redacted"] = dict(Counter(stats["redacted"]) + Counter(ticket_stats))
     t_clean = time.perf_counter()
 
     tk_out = tk.drop(columns=[c for c in tk.columns if c.startswith("_") or c in
-                              ("body", "contact_name", "contact_email")])
+                              ("body", "resolution", "contact_name", "contact_email")])  # body, resolution: messages
     for col in ("internal", "resolution"):  # booleans in the contract; exports without them: False
         msgs[col] = msgs[col].map(lambda v: str(v).strip().lower() in ("true", "1", "yes")) if col in msgs else False
     msg_out = msgs[["ticket_id", "message_id", "position", "sent_at", "role", "author", "body", "internal", "resolution"]]
@@ -171,10 +174,14 @@ def run(ws: Workspace, cfg: IngestConfig | str | Path | None = None, history: st
     counts = {
         "tickets": {"in": len(t_raw), "out": len(tk_out), "quarantined": q.count("tickets")},
         "messages": {"in": 0 if m_raw is None else len(m_raw),
-                     "out": len(msg_out) - (n_from_body - q.count("ticket-body")),
+                     "out": len(msg_out) - (n_from_body - q.count("ticket-body"))
+                     - (n_from_resolution - q.count("ticket-resolution")),
                      "quarantined": q.count("messages")},
         "messages_from_ticket_body": {"in": n_from_body, "out": n_from_body - q.count("ticket-body"),
                                       "quarantined": q.count("ticket-body")},
+        "messages_from_ticket_resolution": {"in": n_from_resolution,
+                                            "out": n_from_resolution - q.count("ticket-resolution"),
+                                            "quarantined": q.count("ticket-resolution")},
         "messages_total_out": len(msg_out),
         "reingest": reingest,  # this export against the workspace; tickets_total/messages_total: what it now holds
         "redacted": stats["redacted"],
@@ -182,7 +189,7 @@ def run(ws: Workspace, cfg: IngestConfig | str | Path | None = None, history: st
         "truncated_fields": truncated_fields,
         "chars": {"in": stats["chars_in"], "out": stats["chars_out"]},
     }
-    for table in ("tickets", "messages", "messages_from_ticket_body"):
+    for table in ("tickets", "messages", "messages_from_ticket_body", "messages_from_ticket_resolution"):
         c = counts[table]
         c["balanced"] = c["in"] == c["out"] + c["quarantined"]
         if not c["balanced"]:  # a bug, not a user error: never write a manifest that hides lost rows
@@ -216,6 +223,24 @@ def status_warnings(tk: pd.DataFrame, m: Mapping) -> list[str]:
         return []
     return [f"tickets: status values {odd[:10]} are not {', '.join(STATUSES)}: extraction ignores them; recode them "
             f"with status_values in a mapping file (docs/mapping.md)"]
+
+
+def resolution_labels(tk: pd.DataFrame, m: Mapping) -> tuple[pd.DataFrame, list[str]]:
+    """A ``tickets.resolution`` column that holds labels (Jira's "Done", "Won't Do", "Duplicate"), not the text of a
+    fix, is kept as ``resolution_name`` instead of becoming a message: few distinct values, each repeated, none
+    longer than four words. Say so."""
+    if "resolution" not in tk:
+        return tk, []
+    values = [str(v).strip() for v in tk["resolution"].dropna() if str(v).strip()]
+    distinct = set(values)
+    if len(values) < 2 or len(distinct) > min(30, len(values) / 2) or any(len(v.split()) > 4 for v in distinct):
+        return tk, []
+    column = m.tickets.columns.get("resolution", "resolution")
+    name = "resolution_label" if "resolution_name" in tk else "resolution_name"
+    return tk.rename(columns={"resolution": name}), [
+        f"tickets: resolution = {column!r} holds labels ({', '.join(sorted(distinct)[:5])}), not the text of a fix: "
+        f"kept as the ticket column {name}, not made a resolution message. Map the column that holds the "
+        "resolution text as tickets.resolution, or this one as resolution_name (docs/mapping.md)."]
 
 
 def replace_command(ws: Workspace, cfg: IngestConfig) -> str:
@@ -353,6 +378,16 @@ def build_messages(tk: pd.DataFrame, m_raw: pd.DataFrame | None, m: Mapping, his
             "body": body["body"], "_file": body["_file"], "_row": body["_row"], "_from_ticket": True})
         parts.append(first)
     n_from_body = len(parts[0]) if parts else 0
+    n_from_resolution = 0
+    if "resolution" in tk.columns:  # the desk's recorded resolution (SalesLogix SOLUTION): a message of its own, last
+        text = tk["resolution"].where(tk["resolution"].notna(), "").astype(str)
+        rec = tk[text.str.strip() != ""]
+        parts.append(pd.DataFrame({
+            "ticket_id": rec["ticket_id"], "message_id": rec["ticket_id"] + ".resolution", "position": None,
+            "sent_at": rec["closed_at"] if "closed_at" in rec else None, "author": None, "role": "responder",
+            "body": rec["resolution"], "internal": False, "resolution": True, "_file": rec["_file"],
+            "_row": rec["_row"], "_from_ticket": False, "_from_resolution": True}))
+        n_from_resolution = len(rec)
 
     if m_raw is not None:
         ms = select(m_raw, m.messages, history.name)
@@ -392,6 +427,8 @@ def build_messages(tk: pd.DataFrame, m_raw: pd.DataFrame | None, m: Mapping, his
         parts.append(ms)
 
     msgs = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    msgs["_from_resolution"] = msgs["_from_resolution"].fillna(False).astype(bool) if "_from_resolution" in msgs \
+        else False
     for col in ("message_id", "position", "sent_at", "author", "role"):
         if col not in msgs:
             msgs[col] = None
@@ -402,19 +439,24 @@ def build_messages(tk: pd.DataFrame, m_raw: pd.DataFrame | None, m: Mapping, his
     role_col = m.messages.columns.get("role")
     msgs = assign_roles(msgs, tk, m_raw is None or (role_col is not None and role_col in m_raw.columns))
     msgs["author"] = msgs["author"].map(redactor.pseudonym)
-    return msgs, n_from_body
+    return msgs, n_from_body, n_from_resolution
 
 
 def assign_positions(msgs: pd.DataFrame, has_body: bool, source_positions: bool) -> pd.DataFrame:
     """Thread order: the ticket body first, then history by its own position or by time."""
     msgs = msgs.copy()
-    msgs["_order"] = msgs["position"] if source_positions else 0
+    msgs["_order"] = pd.to_numeric(msgs["position"], errors="coerce").astype(float) if source_positions else 0.0
     msgs.loc[msgs["_from_ticket"], "_order"] = -1
+    msgs.loc[msgs["_from_resolution"], "_order"] = float("inf")  # the recorded resolution: after the thread
     msgs["_t"] = pd.to_datetime(msgs["sent_at"])
     msgs = msgs.sort_values(["ticket_id", "_order", "_t", "_row"], kind="stable", na_position="last")
     if source_positions:
         msgs["position"] = msgs["position"].fillna(0).astype(int) + (1 if has_body else 0)
         msgs.loc[msgs["_from_ticket"], "position"] = 0
+        res = msgs["_from_resolution"]
+        if res.any():  # one past the thread's last position
+            last = msgs[~res].groupby("ticket_id")["position"].max()
+            msgs.loc[res, "position"] = msgs.loc[res, "ticket_id"].map(last).fillna(-1).astype(int) + 1
     else:
         msgs["position"] = msgs.groupby("ticket_id").cumcount()
     msgs["position"] = msgs["position"].astype(int)
@@ -454,18 +496,29 @@ def assign_roles(msgs: pd.DataFrame, tk: pd.DataFrame, mapped: bool) -> pd.DataF
     return msgs
 
 
-def redact_tickets(tk: pd.DataFrame, redactor: Redactor) -> tuple[pd.DataFrame, Counter]:
-    counts: Counter = Counter()
-    tk = tk.copy()
+def ticket_fields(tk: pd.DataFrame) -> tuple[list[tuple[str, list[bool]]], list[str]]:
+    """The tickets' free-text fields to redact: ([(column, which rows have a value)], their texts in that order);
+    the subject and the text extras cleaned first."""
+    columns, texts = [], []
     for col in tk.columns:
-        if col.startswith("_") or col in NOT_REDACTED or col in ("body", "contact_name", "contact_email"):
-            continue
+        if col.startswith("_") or col in NOT_REDACTED or col in ("body", "resolution", "contact_name", "contact_email"):
+            continue  # body and resolution are redacted as messages
         if tk[col].dtype != object and not pd.api.types.is_string_dtype(tk[col]):
             continue
         clean = col == "subject" or col in TEXT_EXTRAS
         present = [v is not None and v == v for v in tk[col]]
-        texts = [clean_text(str(v)) if clean else str(v) for v, ok in zip(tk[col], present) if ok]
-        done = iter(redactor.redact_many(texts))
+        texts += [clean_text(str(v)) if clean else str(v) for v, ok in zip(tk[col], present) if ok]
+        columns.append((col, present))
+    return columns, texts
+
+
+def put_ticket_fields(tk: pd.DataFrame, columns: list[tuple[str, list[bool]]],
+                      results: list[tuple[str, Counter]]) -> tuple[pd.DataFrame, Counter]:
+    """The tickets with the redacted fields put back (``results``: ``ticket_fields``' texts, redacted)."""
+    counts: Counter = Counter()
+    tk = tk.copy()
+    done = iter(results)
+    for col, present in columns:
         values = []
         for ok in present:
             if not ok:
@@ -476,3 +529,4 @@ def redact_tickets(tk: pd.DataFrame, redactor: Redactor) -> tuple[pd.DataFrame, 
             values.append(text)
         tk[col] = values
     return tk, counts
+

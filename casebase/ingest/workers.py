@@ -61,8 +61,10 @@ def die_with_parent(poll_s: float = 0.5) -> None:
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
-def _clean_stage_chunk(args: tuple[list[str], int]) -> list[tuple[tuple, bool]]:
-    texts, max_chars = args
+def _clean_stage_chunk(args: tuple[list[str], int, bool]) -> list[tuple[tuple, bool]]:
+    texts, max_chars, clean = args
+    if not clean:  # ticket fields: prepared by the caller, staged as they are
+        return [(staged, False) for staged in _WORKER_REDACTOR.stage_many(texts)]
     return clean_stage_many(texts, _WORKER_REDACTOR, max_chars)
 
 
@@ -75,32 +77,46 @@ def clean_stage_many(texts: list[str], redactor: Redactor, max_chars: int) -> li
 
 
 def clean_and_redact(msgs: pd.DataFrame, redactor: Redactor, max_chars: int, q: Quarantine,
-                     workers: int | None = None):
-    """Clean and redact every body: the layers in worker processes when there are many, the
-    named-entity pass once over all candidates here (its model loads while the workers run)."""
+                     workers: int | None = None, fields: list[str] | None = None):
+    """Clean and redact every body, and redact ``fields`` (the tickets' text fields, already cleaned) as they are:
+    the layers in worker processes when there are many texts, the named-entity pass here on each chunk as it comes
+    back (its model loads while the workers run the first chunks). The fields' results: ``stats["fields"]``."""
     texts = [str(t) for t in msgs["body"]]
+    fields = list(fields or [])
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
     chunk = 500
-    chunks = [(texts[i: i + chunk], max_chars) for i in range(0, len(texts), chunk)]
-    if workers > 1 and len(texts) > 4 * chunk:
+    chunks = [(texts[i: i + chunk], max_chars, True) for i in range(0, len(texts), chunk)]
+    chunks += [(fields[i: i + chunk], max_chars, False) for i in range(0, len(fields), chunk)]
+    done: list[tuple[str, Counter]] = []
+    truncated = 0
+
+    def finish(part: list[tuple[tuple, bool]]) -> None:
+        nonlocal truncated
+        done.extend(redactor.finish_many([s for s, _ in part]))
+        truncated += sum(cut for _, cut in part)
+
+    if workers > 1 and len(texts) + len(fields) > 4 * chunk:
         ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_pool_worker,
                                  initargs=(redactor,)) as pool:
             pending = pool.map(_clean_stage_chunk, chunks)  # submits every chunk: the workers start now
             redactor.load()
-            parts = list(track(pending, "clean + redact messages", total=len(chunks)))
+            for part in track(pending, "clean + redact messages", total=len(chunks)):
+                finish(part)
     else:
         _init_worker(redactor)
-        parts = [_clean_stage_chunk(c) for c in track(chunks, "clean + redact messages", total=len(chunks))]
-    staged = [r for part in parts for r in part]
-    done = redactor.finish_many([s for s, _ in staged])
+        for c in track(chunks, "clean + redact messages", total=len(chunks)):
+            finish(_clean_stage_chunk(c))
+    field_results = done[len(texts):]
+    done = done[: len(texts)]
     counts: Counter = Counter()
     for _, c in done:
         counts.update(c)
     msgs = msgs.assign(body=[text for text, _ in done])
-    empty = msgs["body"].str.len() == 0
     reason = "empty after cleaning (only quoted text, signature or boilerplate)"
-    msgs = q.add(msgs, empty & msgs["_from_ticket"], reason, "ticket-body")
-    msgs = q.add(msgs, empty, reason, "messages")
-    return msgs, {"redacted": counts, "truncated": sum(cut for _, cut in staged),
+    for flag, table in (("_from_ticket", "ticket-body"), ("_from_resolution", "ticket-resolution"), (None, "messages")):
+        if flag is None or flag in msgs:
+            empty = msgs["body"].str.len() == 0  # of the rows still here
+            msgs = q.add(msgs, empty & msgs[flag] if flag else empty, reason, table)
+    return msgs, {"redacted": counts, "truncated": truncated, "fields": field_results,
                   "chars_in": sum(map(len, texts)), "chars_out": int(msgs["body"].str.len().sum())}

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import re
 
+from casebase.ingest.redact.rules import can_start
+
 _NAMEWORD = r"(?:[A-ZÀ-ÖØ-Þ][^\W\d_]*(?:['’-][^\W\d_]+)*)"
 _TOWN = rf"{_NAMEWORD}(?:[ -](?:(?:am|an|im|in|der|de|la|le|les|sur|sous|en|upon|on|aan|den|bei)[ -])?{_NAMEWORD}){{0,2}}"
 
 STREET_EN = re.compile(
-    r"(?:\b(?:Flat|Apartment|Apt\.?|Unit|Suite|Ste\.?|Room|Floor) \d{1,4}[A-Z]?,? )?"
+    r"(?=[\dAFRSU])(?:\b(?:Flat|Apartment|Apt\.?|Unit|Suite|Ste\.?|Room|Floor) \d{1,4}[A-Z]?,? )?"
     rf"\b\d{{1,5}}[A-Za-z]?,? (?:{_NAMEWORD} ){{1,3}}"
     r"(?:Street|St\.?|Road|Rd\.?|Avenue|Ave\.?|Lane|Ln\.?|Drive|Close|Way|Court|Ct\.?|Place|Pl\.?|Square|Sq\.?"
     r"|Terrace|Crescent|Gardens|Grove|Boulevard|Blvd\.?|Parkway|Pkwy\.?|Highway|Hwy\.?|Row|Mews|Walk|Hill|Park|Green"
@@ -26,29 +28,30 @@ STREET_DE_NL = re.compile(
     r"|straat|laan|plein|gracht|kade|singel|dijk|steeg|hof|markt)(?: \d{1,4}(?: ?[a-zA-Z])?(?:[-/]\d{1,4})?)\b")
 STREET_DE_WORD = re.compile(rf"\b{_NAMEWORD} (?:Straße|Strasse|Str\.|Weg|Gasse|Platz|Allee|Ring|Damm|Chaussee"
                             r"|Laan|Straat|Plein|Kade) \d{1,4}[a-z]?\b")
-STREET_DE_TWO = re.compile(rf"\b(?:Am|An der|Auf dem|Im|In der|Zum|Zur|Unter den) {_NAMEWORD} \d{{1,4}}[a-z]?\b")
+STREET_DE_TWO = re.compile(rf"(?=[AIUZ])\b(?:Am|An der|Auf dem|Im|In der|Zum|Zur|Unter den) {_NAMEWORD} \d{{1,4}}[a-z]?\b")
 STREET_FR = re.compile(
-    r"\b\d{1,4}(?: ?(?:bis|ter|[a-d]))?,? (?i:rue|avenue|av\.|boulevard|bd|place|allée|chemin|impasse|quai|cours"
+    r"(?=\d)\b\d{1,4}(?: ?(?:bis|ter|[a-d]))?,? (?i:rue|avenue|av\.|boulevard|bd|place|allée|chemin|impasse|quai|cours"
     r"|route|faubourg|square|voie|passage|rond-point)"
     rf" (?:(?i:de la|de l['’]|du|des|de|d['’]|la|le|les) ?)?{_NAMEWORD}(?: (?:(?i:de|du|des|la|le)) ?{_NAMEWORD}|"
     rf" {_NAMEWORD}){{0,3}}")
-STREET_ES_IT = re.compile(rf"\b(?:Calle|C/|Avenida|Avda\.?|Plaza|Paseo|Passeig|Carrer|Avinguda|Via|Viale|Piazza|Corso|Largo"
-                          rf"|Rua|Rue|Avenue|Boulevard|Chaussée|Place|Chemin|Quai) "
+_STREET_WORDS_ES_IT = (r"Calle|C/|Avenida|Avda\.?|Plaza|Paseo|Passeig|Carrer|Avinguda|Via|Viale|Piazza|Corso|Largo"
+                       r"|Rua|Rue|Avenue|Boulevard|Chaussée|Place|Chemin|Quai")
+STREET_ES_IT = re.compile(rf"{can_start(_STREET_WORDS_ES_IT)}\b(?:{_STREET_WORDS_ES_IT}) "
                           rf"(?:(?:de la|del|de|dei|della|di) )?{_NAMEWORD}(?: {_NAMEWORD}){{0,2}},? \d{{1,4}}\b")
 STREETS = (STREET_EN, STREET_DE_NL, STREET_DE_WORD, STREET_DE_TWO, STREET_FR, STREET_ES_IT)
 
 # postcodes are found first, then the town before them (a regex that starts with a town tries every word)
-UK_POSTCODE = re.compile(r"\b(?:GIR 0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2})\b")
-EIRCODE = re.compile(r"\b(?:[AC-FHKNPRTV-Y]\d{2}|D6W) ?[0-9AC-FHKNPRTV-Y]{4}\b")
+UK_POSTCODE = re.compile(r"(?=[A-Z])\b(?:GIR 0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2})\b")
+EIRCODE = re.compile(r"(?=[A-Z])\b(?:[AC-FHKNPRTV-Y]\d{2}|D6W) ?[0-9AC-FHKNPRTV-Y]{4}\b")
 TOWN_BEFORE = re.compile(rf"\b{_TOWN}(?: \d{{1,2}})?,? $")  # "London NW1 6XE", "Dublin 2, D02 XY45"
-NL_POSTCODE = re.compile(rf"\b[1-9]\d{{3}} ?(?P<letters>[A-Z]{{2}}),? (?P<town>{_TOWN})")
+NL_POSTCODE = re.compile(rf"(?=[1-9])\b[1-9]\d{{3}} ?(?P<letters>[A-Z]{{2}}),? (?P<town>{_TOWN})")
 UNITS = frozenset("GB MB KB TB PB SA SD SS".split())  # "2048 GB Speicher"; SA, SD, SS are not used in NL
 US_STATES = ("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND "
              "OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY").split()
-US_STATE_ZIP = re.compile(rf"\b(?:{'|'.join(US_STATES)}) \d{{5}}(?:-\d{{4}})?\b")
+US_STATE_ZIP = re.compile(rf"(?=[A-Z])\b(?:{'|'.join(US_STATES)}) \d{{5}}(?:-\d{{4}})?\b")
 US_TOWN_BEFORE = re.compile(rf"\b{_TOWN},? $")
 # five digits (DE, FR, ES, IT) or four (AT, CH, BE) and a town, with a country prefix or a cue before
-ZIP_TOWN = re.compile(rf"(?:\b(?:D|F|A|CH|B|DE|FR|AT|NL)-)?\b\d{{4,5}} {_TOWN}")
+ZIP_TOWN = re.compile(rf"(?=[\dABCDFN])(?:\b(?:D|F|A|CH|B|DE|FR|AT|NL)-)?\b\d{{4,5}} {_TOWN}")
 _ZIP_CUE_WORDS = (r"(?i:\b(?:plz|postleitzahl|postcode|post code|postal code|zip(?: code)?|code postal|cp"
                   r"|código postal|cap)\b\.?\s*[:=]?\s*)")
 ZIP_CUE = re.compile(_ZIP_CUE_WORDS + "$")
@@ -75,9 +78,18 @@ def _placed(text: str, start: int) -> bool:
             or ZIP_CUE.search(before) is not None)
 
 
+# STREET_DE_NL and STREET_DE_WORD match only where one of these stands (lower-cased): a cheap test first
+_DE_NL_NEEDLES = ("stra", "str.", "weg", "gasse", "platz", "allee", "ring", "damm", "ufer", "chaussee", "steig",
+                  "pfad", "laan", "plein", "gracht", "kade", "singel", "dijk", "steeg", "hof", "markt")
+
+
 def streets(text: str):
     """Spans of street lines."""
+    low = text.lower()
+    de_nl = any(n in low for n in _DE_NL_NEEDLES)
     for pattern in STREETS:
+        if not de_nl and pattern in (STREET_DE_NL, STREET_DE_WORD):
+            continue
         for m in pattern.finditer(text):
             yield m.start(), m.end()
 

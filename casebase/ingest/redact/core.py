@@ -196,7 +196,7 @@ class Redactor:
             text = _group_sub(text, ids.SECRET_CUED, "SECRET", counts, check=ids.secret_ok)
         if "eyj" in low:
             text = _group_sub(text, ids.JWT, "SECRET", counts, group=0)
-        n_digits = sum(c.isdigit() for c in text)
+        n_digits = sum(map(text.count, "0123456789")) if text.isascii() else sum(c.isdigit() for c in text)
         has_digit = n_digits > 0
         if n_digits >= 5:  # every identifier below has five digits or more
             run_rules("IBAN", "CARD")
@@ -206,7 +206,8 @@ class Redactor:
             text = _group_sub(text, ids.CUED_ID, "NATIONAL_ID", counts)
             if _YEARISH.search(text):
                 text = _group_sub(text, ids.DOB, "DOB", counts)
-                text = _group_sub(text, ids.DOB_AFTER, "DOB", counts)
+                if any(n in low for n in ids.DOB_AFTER_NEEDLES):
+                    text = _group_sub(text, ids.DOB_AFTER, "DOB", counts)
             text = _group_sub(text, ids.CARD_CUED, "CARD", counts, check=ids.card_cued_ok)
         if any(n in low for n in ids.LOGIN_NEEDLES):
             text = _group_sub(text, ids.LOGIN, "LOGIN", counts, group=3,

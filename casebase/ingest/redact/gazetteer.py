@@ -88,14 +88,16 @@ def lowercase_counts(texts: Iterable[str]) -> tuple[Counter, Counter]:
     """How often each word is written in lower case and capitalised in ``texts`` (outside
     e-mail addresses, paths and code names): a word the corpus writes in lower case is a
     plain word there, not a name."""
+    every: Counter = Counter()
+    for text in texts:
+        every.update(_LOWER_WORD.findall(text))
     lower: Counter = Counter()
     upper: Counter = Counter()
-    for text in texts:
-        for w in _LOWER_WORD.findall(text):
-            if w[0].isupper():
-                upper[w] += 1
-            elif w.islower():
-                lower[w] += 1
+    for w, n in every.items():  # each distinct word once
+        if w[0].isupper():
+            upper[w] = n
+        elif w.islower():
+            lower[w] = n
     return lower, upper
 
 

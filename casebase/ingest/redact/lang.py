@@ -31,7 +31,7 @@ def guess(text: str, languages: Iterable[str] = LANGUAGES, default: str = "en") 
         words = _WORDS.get(lang)
         if words is None:
             continue
-        n = sum(t in words for t in tokens)
+        n = sum(map(words.__contains__, tokens))
         if n > best_n:
             best, best_n = lang, n
     return best

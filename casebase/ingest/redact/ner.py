@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
@@ -55,11 +57,28 @@ def check_installed() -> None:
         raise CasebaseError(INSTALL_HINT)
 
 
+@contextmanager
+def _without_torch():
+    """spaCy imports thinc, and thinc imports torch (1.4 s of CPU, taken from the ingest workers) only to offer
+    PyTorch layers; this pipeline's layers are thinc's own. Where torch is not loaded yet, the import is held
+    off while spaCy loads (``import torch`` afterwards works as usual; thinc then offers no PyTorch layers)."""
+    if "torch" in sys.modules:
+        yield
+        return
+    sys.modules["torch"] = None  # type: ignore[assignment]  # `import torch` now raises ImportError
+    try:
+        yield
+    finally:
+        if "torch" in sys.modules and sys.modules["torch"] is None:
+            del sys.modules["torch"]
+
+
 @cache
 def _load(name: str = MODEL):
     try:
-        import spacy
-        module = __import__(name)
+        with _without_torch():
+            import spacy
+            module = __import__(name)
     except ImportError as e:
         raise CasebaseError(INSTALL_HINT) from e
     version = metadata.version(name)

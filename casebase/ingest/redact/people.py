@@ -14,9 +14,10 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from casebase.ingest.redact.gazetteer import PRODUCTS
-from casebase.ingest.redact.rules import COMMON_WORDS
+from casebase.ingest.redact.rules import COMMON_WORDS, can_start
 
 _UPPER = "".join(re.escape(chr(c)) for c in range(0x2000) if chr(c).isupper())
 _LETTER = r"[^\W\d_]"
@@ -29,9 +30,13 @@ mnr dhr señor señora sr sra srta signor signora sig dott ing
 """.split())
 # a title (and a second one: "Frau Dr.", "Herr Prof. Dr.") before a name; "M." only as a capital
 TITLE = re.compile(
+    r"(?=(?i:[dfhmps])|[DFHIMS])"  # the letters a title starts with: the search skips other positions at once
     r"(?<![\w.])(?:(?i:mrs?|ms|miss|mx|sir|dame|herrn?|frau|madame|mme|monsieur|mademoiselle|mlle|mevrouw|mevr"
     r"|meneer|mnr|señora?|srta|signora?|dr|prof|dott|dott\.ssa)\.?|(?:Fr|Hr|Mw|Dhr|Sr|Sra|Sig|Ing)\.?|M\.)"
     r"(?:[ \t]+(?:Dr|Prof|Ing|Dipl\.-Ing|Dott)\.?)*[ \t]+")
+
+
+
 GREETINGS = (
     "hi", "hello", "hey", "dear", "morning", "thanks(?: in advance| again| a lot)?", "thank you", "cheers", "regards",
     "rgds", "best wishes", "kind regards", "best regards", "best", "sincerely", "yours(?: sincerely| faithfully| truly)?",
@@ -47,16 +52,17 @@ GREETINGS = (
     "ciao", "buongiorno", "buonasera", "gentile", "egregio", "car[oa]", "cordiali saluti", "distinti saluti", "saluti",
     "grazie",
 )
-GREETING = re.compile(rf"(?i)(?<![\w-])(?:{'|'.join(GREETINGS)})(?![\w-])[ \t]*[,:!.-]*[ \t]*(?:\n[ \t]*(?:\n[ \t]*)?)?")
+GREETING = re.compile(rf"(?i){can_start('|'.join(GREETINGS))}(?<![\w-])(?:{'|'.join(GREETINGS)})(?![\w-])[ \t]*[,:!.-]*[ \t]*(?:\n[ \t]*(?:\n[ \t]*)?)?")
 GREETING_WORDS = frozenset(w for g in GREETINGS for w in re.findall(r"[^\W\d_]{3,}", g))
-ROLE = re.compile(
-    r"(?i)(?<![\w-])(?:accountant|bookkeeper|colleague|co-worker|coworker|manager|director|consultant|technician"
+_ROLES = (
+    r"accountant|bookkeeper|colleague|co-worker|coworker|manager|director|consultant|technician"
     r"|engineer|contact|controller|administrator|admin|assistant|secretary|clerk|cfo|ceo|cto|owner|boss|supervisor"
     r"|kollegen?|kollegin|buchhalter(?:in)?|ansprechpartner(?:in)?|geschäftsführer(?:in)?|leiter(?:in)?|mitarbeiter(?:in)?"
     r"|sachbearbeiter(?:in)?|chef(?:in)?|berater(?:in)?|techniker(?:in)?"
     r"|collègue|comptable|responsable|directeur|directrice|gérant(?:e)?|interlocut(?:eur|rice)|technicien(?:ne)?"
     r"|collega|boekhouder|contactpersoon|medewerker|directeur|beheerder"
-    r"|compañer[oa]|contable|contabile|responsabile|tecnico)(?![\w-])[ \t]*,?[ \t]*")
+    r"|compañer[oa]|contable|contabile|responsabile|tecnico")
+ROLE = re.compile(rf"(?i){can_start(_ROLES)}(?<![\w-])(?:{_ROLES})(?![\w-])[ \t]*,?[ \t]*")
 MONTHS_DAYS = frozenset("""
 january february march april may june july august september october november december monday tuesday wednesday
 thursday friday saturday sunday januar februar märz mai juni juli oktober dezember montag dienstag mittwoch
@@ -81,6 +87,7 @@ def translit(word: str) -> str:
     return word.lower().replace("ue", "u").replace("oe", "o").replace("ae", "a").replace("ss", "ß")
 
 
+@lru_cache(maxsize=1 << 16)  # called for every capitalised word: the same few thousand words again and again
 def fold(word: str) -> str:
     """The word without diacritics, for gazetteer look-ups: Siobhán -> Siobhan."""
     decomposed = unicodedata.normalize("NFKD", word)
@@ -101,8 +108,15 @@ class Lexicon:
     min_count: int = 2
     share: float = 0.2
     after_login: Counter = field(default_factory=Counter)  # lower-case words right after a login cue
+    _seen: dict = field(default_factory=dict, repr=False, compare=False)  # is_word's answers (the words repeat)
 
     def is_word(self, low: str) -> bool:
+        seen = self._seen.get(low)
+        if seen is None:
+            seen = self._seen[low] = self._is_word(low)
+        return seen
+
+    def _is_word(self, low: str) -> bool:
         low = _CONTRACTION.sub("", low)  # "you'll", "we've", "it's": the word before it
         if low in self.words or low in COMMON_WORDS:
             return True
@@ -137,6 +151,7 @@ _CAMEL = re.compile(r"[^\W\d_][a-zà-ÿ]+[A-Z]")
 _CAMEL_OK = re.compile(r"(?:Mc|Mac|O['’]|D['’]|De|Di|Da|La|Le|Van|Von|St)[A-Z]")
 
 
+@lru_cache(maxsize=1 << 16)
 def _cap(tok: str) -> bool:
     """Capitalised like a name: "Müller", "O'Connell", "McAllister", "d'Aubigny"; not "TypeError" or "SAP"."""
     if tok[:2] in ("d'", "d’", "l'", "l’") and len(tok) > 3:

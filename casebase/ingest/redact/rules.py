@@ -34,6 +34,29 @@ PLACEHOLDER = re.compile(rf"<(?:{'|'.join(PLACEHOLDERS)})>")
 # A placeholder is no cue word ("<PHONE> for BTE 01000821"), and a cue whose value is already
 # redacted is spent: the words between a cue and its value never cross a placeholder
 # ("IBAN <IBAN> ref 12345678", "DOB <DOB>, opened 03.04.2024").
+def can_start(alternation: str) -> str:
+    """A lookahead for the letters the alternatives of ``alternation`` (a regex ``a|b(?:c|d)|e``) start with: put
+    before a pattern, it lets the search skip every other position at once instead of trying each alternative
+    there (2-3x faster on long texts). Use it inside the pattern's (?i) scope; an alternative that does not start
+    with a plain letter is refused, since the lookahead would then hide its matches."""
+    firsts, depth, start = set(), 0, True
+    for i, c in enumerate(alternation):
+        if start:
+            if not re.fullmatch(r"[^\W\d_]", c):
+                raise ValueError(f"alternative at {i} of {alternation[:40]!r}… does not start with a letter")
+            firsts.add(c)
+            start = False
+        if c == "\\":
+            continue
+        if c == "(" and alternation[i - 1: i] != "\\":
+            depth += 1
+        elif c == ")" and alternation[i - 1: i] != "\\":
+            depth -= 1
+        elif c == "|" and depth == 0 and alternation[i - 1: i] != "\\":
+            start = True
+    return "(?=[" + "".join(sorted(firsts)) + "])"
+
+
 NOT_PLACEHOLDER = rf"(?!(?<=<)(?-i:{'|'.join(PLACEHOLDERS)})>)"
 UNSPENT = rf"(?!<(?-i:{'|'.join(PLACEHOLDERS)})>)"
 
@@ -41,7 +64,7 @@ _SECRET_NAMES = (r"password|passwd|pwd|pass(?:phrase)?|secret|api[_ -]?key|acces
                  r"|passwort|kennwort|wachtwoord|mot de passe|mdp|contraseña|clave|parola d'ordine|pin code|pin")
 _SECRET = re.compile(
     # also "l_password = '...'", "$Password = ...", "**Password:** ..."
-    rf"(?i)(?<![A-Za-z0-9])({_SECRET_NAMES})"
+    rf"(?i){can_start(_SECRET_NAMES)}(?<![A-Za-z0-9])({_SECRET_NAMES})"
     r"(\s*[:=](?:\*\*)?\s*)(?![<\[*]|\"\.\.\.\")(\"[^\"\n]{1,80}\"|'[^'\n]{1,80}'|[^\s,;&'\"]{2,80})"
 )
 # <Password>secret</Password>, <wsse:Password Type="...">secret</wsse:Password>

@@ -1,0 +1,127 @@
+"""The redaction layers' speed gates change nothing they find.
+
+Each gated pattern starts with a lookahead for the characters its matches can start with (``rules.can_start``
+builds it from the alternation), and a few patterns run only when one of their words is in the text. Both are
+only there to let the search skip text fast (ingest's 2,000 messages/s floor, docs/benchmarks.md): here every
+gated pattern must find exactly what it finds without its gate, on the labelled redaction set and on texts built
+from the patterns' own words, digits and separators.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from casebase.ingest.redact import address, ids, people, rules
+from casebase.ingest.redact.rules import can_start
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from redact_eval import load_cases  # noqa: E402
+
+# (pattern, its gate: the leading lookahead the ungated pattern does not have)
+GATED = {
+    "GREETING": (people.GREETING, can_start("|".join(people.GREETINGS))),
+    "ROLE": (people.ROLE, can_start(people._ROLES)),
+    "TITLE": (people.TITLE, "(?=(?i:[dfhmps])|[DFHIMS])"),
+    "CUED_ID": (ids.CUED_ID, can_start(ids.ID_CUES)),
+    "DOB": (ids.DOB, can_start(ids.DOB_CUES)),
+    "LOGIN": (ids.LOGIN, can_start(ids.LOGIN_CUES)),
+    "CARD_CUED": (ids.CARD_CUED, "(?=[cklpt])"),
+    "SECRET": (rules._SECRET, can_start(rules._SECRET_NAMES)),
+    "STREET_EN": (address.STREET_EN, r"(?=[\dAFRSU])"),
+    "STREET_DE_TWO": (address.STREET_DE_TWO, "(?=[AIUZ])"),
+    "STREET_FR": (address.STREET_FR, r"(?=\d)"),
+    "STREET_ES_IT": (address.STREET_ES_IT, can_start(address._STREET_WORDS_ES_IT)),
+    "UK_POSTCODE": (address.UK_POSTCODE, "(?=[A-Z])"),
+    "EIRCODE": (address.EIRCODE, "(?=[A-Z])"),
+    "NL_POSTCODE": (address.NL_POSTCODE, "(?=[1-9])"),
+    "US_STATE_ZIP": (address.US_STATE_ZIP, "(?=[A-Z])"),
+    "ZIP_TOWN": (address.ZIP_TOWN, r"(?=[\dABCDFN])"),
+}
+
+
+def ungated(pattern: re.Pattern, gate: str) -> re.Pattern:
+    assert gate in pattern.pattern, f"the gate {gate!r} is not in the pattern any more: update GATED"
+    return re.compile(pattern.pattern.replace(gate, "", 1), pattern.flags)
+
+
+def spans(pattern: re.Pattern, text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in pattern.finditer(text)]
+
+
+def _words() -> list[str]:
+    """Every run of letters in the gated patterns, as written, capitalised and in capitals."""
+    found = set()
+    for pattern, _ in GATED.values():
+        found.update(re.findall(r"[^\W\d_]+", pattern.pattern))
+    found.update(n for n in address._DE_NL_NEEDLES + ids.DOB_AFTER_NEEDLES)
+    return sorted({f for w in found for f in (w, w.capitalize(), w.upper())})
+
+
+FRAGMENTS = _words() + ["12", "80331", "1017", "62704", "05.11.1969", "2024-01-31", "7", " ", " ", ", ", ": ", "\n",
+                        "-", ".", "/", "<PERSON>", "<EMAIL>", "Müller", "Paris", "ſ", "K", "İ", "é"]
+
+
+def test_can_start_lists_the_first_letter_of_each_alternative():
+    assert can_start("hi|thanks(?: in advance| again)?|b\\.|D\\.O\\.B") == "(?=[Dbht])"
+    with pytest.raises(ValueError, match="does not start with a letter"):
+        can_start(r"token|\w*schlüssel")  # \w* can start anywhere: a gate would hide its matches
+
+
+@pytest.mark.parametrize("name", sorted(GATED))
+def test_a_gated_pattern_finds_what_it_finds_ungated_on_the_labelled_set(name):
+    pattern, gate = GATED[name]
+    plain = ungated(pattern, gate)
+    texts = [c.text for c in load_cases()]
+    assert [spans(pattern, t) for t in texts] == [spans(plain, t) for t in texts]
+
+
+def matching_texts(name: str, pattern: re.Pattern):
+    """Texts that the ungated pattern matches whole (hypothesis writes them from the regex itself, Unicode
+    digits and letters included), with some text before and after."""
+    if name == "CUED_ID":  # its value's lookahead is beyond from_regex: a cue from the regex, then a value
+        whole = st.builds(lambda cue, sep: cue + sep + "DE 7025 1064 387", st.from_regex(
+            re.compile(f"(?i:{ids.ID_CUES})"), fullmatch=True), st.sampled_from([" ", ": ", " is ", " nr. "]))
+    else:
+        whole = st.from_regex(pattern, fullmatch=True)
+    edge = st.sampled_from(["", " ", "\n", "x", "Re: ", "<PERSON> ", "12 ", "-"])
+    return st.builds(lambda a, m, b: a + m + b, edge, whole, edge)
+
+
+@pytest.mark.parametrize("examples", [pytest.param(30, id="fast"),
+                                      pytest.param(400, id="robust", marks=pytest.mark.robust)])
+@pytest.mark.parametrize("name", sorted(GATED))
+def test_a_gated_pattern_finds_what_it_finds_ungated_on_texts_its_regex_matches(name, examples):
+    pattern, gate = GATED[name]
+    plain = ungated(pattern, gate)
+
+    @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(matching_texts(name, plain))
+    def check(text):
+        assert spans(pattern, text) == spans(plain, text), text
+
+    check()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=14))
+def test_the_word_gates_never_skip_a_match(parts):
+    text = "".join(parts)
+    low = text.lower()
+    if address.STREET_DE_NL.search(text) or address.STREET_DE_WORD.search(text):
+        assert any(n in low for n in address._DE_NL_NEEDLES)
+    if ids.DOB_AFTER.search(text):
+        assert any(n in low for n in ids.DOB_AFTER_NEEDLES)
+
+
+def test_the_word_gates_on_examples():
+    assert list(address.streets("Lieferung an Hauptstraße 12, 80331 München"))
+    assert list(address.streets("Kerkstraat 12, 1017 GB Amsterdam"))
+    assert list(address.streets("Am Markt 3")) == [(0, 10)]
+    assert not list(address.streets("no street here, 12 of them"))
+    assert ids.DOB_AFTER.search("05.11.1969 geboren") and "geboren" in ids.DOB_AFTER_NEEDLES
