@@ -170,6 +170,7 @@ def extract(
     llm: Annotated[Optional[str], _opt(ExtractConfig, "llm")] = None,
     limit: Annotated[Optional[int], _opt(ExtractConfig, "limit", min=1)] = None,
     batch_size: Annotated[Optional[int], _opt(ExtractConfig, "batch_size", min=1)] = None,
+    min_precision: Annotated[Optional[float], _opt(ExtractConfig, "min_precision")] = None,
     config: ConfigOpt = None,
     workspace: WorkspaceOpt = Path("workspace"),
     quiet: QuietOpt = False,
@@ -179,7 +180,8 @@ def extract(
 
     Cached per ticket: a killed run resumes where it stopped.
 
-    Example: `casebase extract --workspace ws --method llm --llm local --limit 20`
+    Example: `casebase extract --workspace ws --method llm --llm local --limit 20`;
+    fewer, surer cases: `casebase extract --workspace ws --min-precision 0.9`
     """
     from casebase.extract import run
 

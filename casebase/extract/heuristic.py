@@ -12,7 +12,7 @@ import numpy as np
 from casebase.extract.scorer import Scorer, default_scorer
 from casebase.text import SOLUTION_WORDS, condense, problem_text
 
-RESOLVED_THRESHOLD = 0.5
+RESOLVED_THRESHOLD = 0.5  # without an operating point: a case more likely right than wrong (the stage passes its own)
 OPEN_STATUSES = ("open", "pending")  # tickets.status the desk still works on: not resolved
 DONE_STATUSES = ("solved", "closed")  # the desk's own verdict: resolved when there is a solution to show
 
@@ -31,8 +31,12 @@ def status_of(ticket: dict) -> str | None:
 
 
 def extract_one(ticket: dict, thread: list[dict], activity: dict | None = None,
-                scorer: Scorer | None = None) -> dict:
-    """One case from one ticket: problem, resolved, solution_message_ids, solution."""
+                scorer: Scorer | None = None, threshold: float = RESOLVED_THRESHOLD) -> dict:
+    """One case from one ticket: problem, resolved, solution_message_ids, solution.
+
+    ``resolved_score`` is the scorer's calibrated probability that the case is right (the thread was resolved and
+    the picked reply holds the fix); the learned call is resolved at ``threshold`` or above (the extract stage
+    passes the threshold of its ``--min-precision`` operating point)."""
     scorer = scorer or default_scorer()
     first_customer = next((m for m in thread if m["role"] == "customer"), thread[0] if thread else None)
     subject = ticket.get("subject") if isinstance(ticket.get("subject"), str) else ""
@@ -54,7 +58,7 @@ def extract_one(ticket: dict, thread: list[dict], activity: dict | None = None,
     elif recorded or written:
         resolved = True
     else:  # solved/closed: the desk's verdict, given a reply to show; no status: the learned call as before
-        resolved = best is not None and (status in DONE_STATUSES or p_resolved >= RESOLVED_THRESHOLD)
+        resolved = best is not None and (status in DONE_STATUSES or p_resolved >= threshold)
     ids = [thread[best]["message_id"]] if resolved and best is not None else []
     text = thread[best]["body"] if recorded else written or (thread[best]["body"] if ids else "")
     solution = condense(text, SOLUTION_WORDS) if resolved else ""

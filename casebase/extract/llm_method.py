@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from casebase.extract.heuristic import extract_one
+from casebase.extract.heuristic import RESOLVED_THRESHOLD, extract_one
 from casebase.text import PROBLEM_WORDS, SOLUTION_WORDS, condense
 from casebase.llm import get_llm, parse_json_object
 
@@ -75,9 +75,11 @@ def check(reply: str, thread: list[dict]) -> Extraction:
 
 
 class LlmExtractor:
-    def __init__(self, spec: str | None, activity=None, scorer=None, max_new_tokens: int = 256):
+    def __init__(self, spec: str | None, activity=None, scorer=None, max_new_tokens: int = 256,
+                 threshold: float = RESOLVED_THRESHOLD):
         self.llm = get_llm(spec)
         self.activity, self.scorer, self.max_new_tokens = activity, scorer, max_new_tokens
+        self.threshold = threshold  # the heuristic fallback's resolved threshold (the stage's operating point)
 
     def extract(self, items: list[tuple[dict, list[dict]]]) -> list[dict]:
         prompts = [thread_prompt(t, th) for t, th in items]
@@ -101,7 +103,7 @@ class LlmExtractor:
                 try:
                     results[i] = self._case(check(reply, th), th)
                 except ValueError as err:
-                    case = extract_one(t, th, self.activity, self.scorer)
+                    case = extract_one(t, th, self.activity, self.scorer, self.threshold)
                     case["extractor"] = {"method": "llm", "model": self.llm.name, "prompt_version": PROMPT_VERSION,
                                          "fallback": f"heuristic: {err}"}
                     results[i] = case

@@ -50,6 +50,11 @@ class ExtractConfig(StageConfig):
     limit: int | None = Field(None, ge=1, description="Only the first N tickets by date (written to "
                               "cases-<method>-limitN.parquet).")
     batch_size: int = Field(8, ge=1, description="Tickets per LLM batch.")
+    min_precision: float = Field(0.85, gt=0, le=1, description=(
+        "The heuristic's resolved call: the lowest threshold on resolved_score whose case-base precision on solved "
+        "threads (the share of cases carrying the accepted solution) reached this on the scorer's validation "
+        "threads; higher: fewer, surer cases. The threshold and its validation figures go to extract.json "
+        "(operating_point)."))
 
 
 def run(ws: Workspace, cfg: ExtractConfig | None = None, **overrides) -> Manifest:
@@ -64,18 +69,23 @@ def run(ws: Workspace, cfg: ExtractConfig | None = None, **overrides) -> Manifes
     if limit:
         tickets = tickets.head(limit)
     scorer = default_scorer()
+    point = scorer.operating_point(cfg.min_precision)  # raises, naming the reachable precision, when out of reach
+    threshold = point["threshold"]
     records = tickets.to_dict("records")
 
     if method == "heuristic":
+        # the threshold is part of the cache key: another --min-precision calls the tickets again
         extractor = {"method": "heuristic", "model": f"scorer-{scorer.fingerprint[:12]}",
-                     "prompt_version": None, "code": code_version()}
-        work = lambda batch: [extract_one(t, threads.get(t["ticket_id"], []), activity, scorer) for t in batch]  # noqa: E731
+                     "prompt_version": None, "code": code_version(), "resolved_threshold": threshold}
+        work = lambda batch: [extract_one(t, threads.get(t["ticket_id"], []), activity, scorer, threshold)  # noqa: E731
+                              for t in batch]
     else:
         from casebase.extract.llm_method import PROMPT_VERSION, LlmExtractor
 
-        extractor_impl = LlmExtractor(llm, activity=activity, scorer=scorer)
+        extractor_impl = LlmExtractor(llm, activity=activity, scorer=scorer, threshold=threshold)
         extractor = {"method": "llm", "model": extractor_impl.llm.name, "prompt_version": PROMPT_VERSION,
-                     "scorer": scorer.fingerprint[:12], "code": code_version()}
+                     "scorer": scorer.fingerprint[:12], "code": code_version(),
+                     "resolved_threshold": threshold}  # its heuristic fallback's
         work = lambda batch: extractor_impl.extract([(t, threads.get(t["ticket_id"], [])) for t in batch])  # noqa: E731
 
     cache = JsonlCache(ws.cache / f"extract-{method}.jsonl")
@@ -123,7 +133,10 @@ def run(ws: Workspace, cfg: ExtractConfig | None = None, **overrides) -> Manifes
                 "llm_fallbacks": fallbacks},
         timings={"total": time.perf_counter() - t0, "work": t_work,
                  "tickets_per_minute": 60 * len(todo) / max(t_work, 1e-9)},
-        extra={"extractor": extractor, "outputs": [str(path)], "scorer": {k: scorer.meta[k] for k in ("cv_accuracy", "labels_sha256")},
+        extra={"extractor": extractor, "outputs": [str(path)],
+               "scorer": {k: scorer.meta.get(k) for k in ("cv_accuracy", "labels_sha256", "manifest")},
+               "operating_point": {"min_precision": cfg.min_precision, **point,
+                                   "measured_on": "the scorer's validation threads (docs/extract.md)"},
                "output_sha256": file_sha256(path)},
         files=[path],
     )
