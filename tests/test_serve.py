@@ -173,9 +173,9 @@ def test_cli_suggest_json(serve_ws):
 
 def test_warm_loads_the_query_encoder_before_the_first_request(serve_ws):
     engine = Suggester(serve_ws, arm="retrieval")
-    engine.index._embedder = None  # as load_index leaves it: loaded on first use
+    engine.index._query_embedder = None  # as load_index leaves it: loaded on first use
     engine.warm()
-    assert engine.index._embedder is not None
+    assert engine.index._query_embedder is not None  # queries have their own encoder (index.query_embedder)
 
 
 def test_pasted_european_ticket_is_redacted_like_ingest_before_storage(client, serve_ws):

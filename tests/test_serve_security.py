@@ -62,14 +62,15 @@ def test_every_route_but_the_page_and_healthz_needs_the_token(app, client):
                     assert client.request(method, path, params={"q": "ME21N"}, headers=AUTH).status_code != 401
     guarded = {p for _, p, s in walked if s == 401}
     assert {"/api/search", "/api/cases/C01", "/docs", "/redoc", "/openapi.json", "/api/suggest", "/api/feedback",
-            "/api/cases"} <= guarded
-    assert {p for _, p, s in walked if s != 401} == {"/", "/healthz", "/static/style.css"}
+            "/api/cases", "/api/insights", "/api/suggestions/{suggestion_id}"} <= guarded
+    # the pages hold no data (they read the API with the token); the insights data is guarded like every read
+    assert {p for _, p, s in walked if s != 401} == {"/", "/insights", "/healthz", "/static/style.css"}
     assert PUBLIC_PATHS >= {"/", "/healthz"}
-    print(f"routes walked: {len(walked)}; need the token: {len(guarded)} paths; public: / /healthz /static")
+    print(f"routes walked: {len(walked)}; need the token: {len(guarded)} paths; public: / /insights /healthz /static")
 
 
 def test_unauthenticated_reads_return_no_case_text(client):
-    for path in ("/api/search?q=ORA-00942", "/api/cases/C02", "/openapi.json", "/docs", "/redoc"):
+    for path in ("/api/search?q=ORA-00942", "/api/cases/C02", "/openapi.json", "/docs", "/redoc", "/api/insights"):
         r = client.get(path)
         assert r.status_code == 401 and "ORA" not in r.text and "Grant" not in r.text, path
     for wrong in ("Bearer wrong", "Bearer", f"Basic {TOKEN}", f"Bearer {TOKEN} ", TOKEN):

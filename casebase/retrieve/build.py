@@ -39,7 +39,8 @@ from casebase.progress import log
 from casebase.retrieve.ann import HNSW, graph_pays
 from casebase.retrieve.bm25 import TOKENIZER_VERSION, BM25Index
 from casebase.retrieve.config import ANN_MODES, TEXT_MODES, IndexConfig  # noqa: F401  (ANN_MODES, TEXT_MODES: API)
-from casebase.retrieve.embed import Embedder, encode_batched, get_embedder
+from casebase.retrieve.embed import (Embedder, encode_batched, encode_queries, encoder_of, get_case_embedder,
+                                     get_query_embedder, query_tokens)
 from casebase.retrieve.index import index_dir, load_index, verify_index
 from casebase.retrieve.retained import (RETAINED, after_rebuild, append_cases, case_text, read_generation,
                                         read_retained, read_vectors, text_key)
@@ -77,12 +78,14 @@ def best_similarities(queries: np.ndarray, embeddings: np.ndarray, block: int = 
 
 
 def calibrate(embedder: Embedder, embeddings: np.ndarray, val_path: Path, quantile: float,
-              default: float = 0.3) -> dict:
-    """The abstain threshold: the ``quantile`` of val problems' best cosine to the index (``default`` without val)."""
+              default: float = 0.3, max_tokens: int | None = None) -> dict:
+    """The abstain threshold: the ``quantile`` of val problems' best cosine to the index (``default`` without val).
+    Val problems are encoded as queries are (``embedder``: the query encoder; cut to ``max_tokens``)."""
     val = read_cases(val_path) if val_path.exists() else None
     if val is None or val.empty:
         return {"threshold": default, "method": "default", "reason": f"no val cases in {val_path}"}
-    best = best_similarities(encode_batched(embedder, val["problem"].tolist(), "calibrating on val"), embeddings)
+    best = best_similarities(encode_queries(embedder, val["problem"].tolist(), max_tokens, "calibrating on val"),
+                             embeddings)
     return {"threshold": round(float(np.quantile(best, quantile)), 4), "method": "val-quantile",
             "quantile": quantile, "val_cases": len(val), "val_sha256": file_sha256(val_path),
             "of": "best dense cosine of each val problem to the indexed cases",
@@ -211,12 +214,16 @@ def build_index(ws: Workspace, cfg: IndexConfig | None = None, *, embedder: Embe
             extra_cases[col] = extra_cases[col].fillna("").astype(str)
         cases = pd.concat([cases, extra_cases], ignore_index=True)
     retained_sha = hashlib.sha256(retained_bytes).hexdigest() if (ws.root / RETAINED).exists() else None
-    embedder = embedder or get_embedder(model)
+    # cases are embedded whole (ONNX fp32 or torch); val problems, in calibration, as queries are
+    query_embedder = embedder or get_query_embedder(model)
+    embedder = embedder or get_case_embedder(model)
+    budget = query_tokens()
+    encoders = {"cases": encoder_of(embedder), "queries": encoder_of(query_embedder), "query_tokens": budget}
     key = {"train_sha256": file_sha256(train), "val_sha256": file_sha256(val) if val.exists() else None,
            "retained_sha256": retained_sha,
            "model": embedder.name, "text": text, "tokenizer": TOKENIZER_VERSION, "ann_threshold": ann_threshold,
            "usearch": HNSW.available() if len(cases) > ann_threshold else None, "abstain_quantile": abstain_quantile,
-           "ann": ann, "ann_recall": ann_recall}
+           "ann": ann, "ann_recall": ann_recall, "query_encoder": encoders["queries"], "query_tokens": budget}
     path = index_dir(ws) / "manifest.json"
     recover_dir(path.parent)
     old = _read_json(path)
@@ -235,13 +242,14 @@ def build_index(ws: Workspace, cfg: IndexConfig | None = None, *, embedder: Embe
     t2 = time.perf_counter()
     bm25 = BM25Index.build(texts)
     t3 = time.perf_counter()
-    abstain = calibrate(embedder, embeddings, val, abstain_quantile)
+    abstain = calibrate(query_embedder, embeddings, val, abstain_quantile, max_tokens=budget)
     graph, ann_info = _decide_ann(len(cases), ann_threshold, embeddings, ann, ann_recall)
     inputs = {"train": {"path": str(train), "sha256": key["train_sha256"], "cases": len(cases) - len(retained_rows)},
               "val": {"path": str(val), "sha256": key["val_sha256"]} if val.exists() else None,
               "retained": {"path": str(ws.root / RETAINED), "sha256": retained_sha, "cases": len(retained_rows)}
               if retained_sha else None}
     manifest = {"format": 1, "casebase_version": __version__, "created_at": _now(), "model": embedder.name,
+                "encoder": {**encoders, "queries_why": getattr(query_embedder, "choice", None)},
                 "dimension": embedder.dimension, "dtype": "float32", "normalised": True, "count": len(cases),
                 "text": text, "inputs": inputs, "added": [], "abstain": abstain, "ann": ann_info,
                 "bm25": {"library": "bm25s", "method": "lucene", "k1": 1.5, "b": 0.75, "tokenizer": TOKENIZER_VERSION,
@@ -266,6 +274,7 @@ def build_index(ws: Workspace, cfg: IndexConfig | None = None, *, embedder: Embe
                  "total": time.perf_counter() - t0,
                  "texts_per_s": (len(cases) - reused) / embed_s if embed_s > 0 and reused < len(cases) else 0.0},
         extra={"outputs": {"index": str(index_dir(ws))}, "abstain": abstain, "ann": ann_info,
+               "encoder": manifest["encoder"],
                "index_build": manifest["build_id"], "inputs": stage_inputs},  # retained: the bytes this build read
         files=[index_dir(ws) / "metadata.parquet"],
     )

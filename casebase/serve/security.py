@@ -32,8 +32,9 @@ from casebase.errors import CasebaseError
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 WILDCARD = {"0.0.0.0", "::", ""}
 MIN_TOKEN_CHARS = 16
-# Routes anyone may load: the page asks for the token itself; /healthz says whether one is needed.
-PUBLIC_PATHS = {"/", "/healthz", "/favicon.ico"}
+# Routes anyone may load: the pages (the agents' and the insights page) hold no data and ask for the token
+# themselves; /healthz says whether one is needed.
+PUBLIC_PATHS = {"/", "/insights", "/healthz", "/favicon.ico"}
 PUBLIC_PREFIXES = ("/static/",)
 SHARED = "token"  # the agent name recorded for $CASEBASE_TOKEN
 

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import sqlite3
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -25,6 +26,9 @@ CREATE TABLE IF NOT EXISTS feedback (
     final_text TEXT);
 CREATE TABLE IF NOT EXISTS retained_cases (
     case_id TEXT PRIMARY KEY, created_at TEXT NOT NULL, case_json TEXT NOT NULL);
+-- the insights page reads suggestions by date and each one's last verdict
+CREATE INDEX IF NOT EXISTS suggestions_created ON suggestions(created_at);
+CREATE INDEX IF NOT EXISTS feedback_suggestion ON feedback(suggestion_id, id);
 """
 # Columns added since the first schema: (table, column, declaration); added to an older casebase.db on open.
 ADDED = [("feedback", "agent", "TEXT"), ("retained_cases", "agent", "TEXT"),
@@ -44,23 +48,52 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
+# How long a statement waits for another connection's write lock (another worker, `casebase export-feedback`)
+# before failing with "database is locked". WAL lets readers run beside the one writer; writers take turns.
+BUSY_TIMEOUT_S = 30.0
+
+
+def _journal_wal(conn: sqlite3.Connection) -> None:
+    """Put the database in WAL mode (persistent: a no-op once it is). Switching needs the database to itself and
+    SQLite reports a busy database at once, without its busy handler, so a first open racing another is retried
+    here, up to the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class Store:
     """One connection per thread (sqlite3 objects are not shared across threads); WAL lets readers run beside a writer."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self._local = threading.local()
-        with self._conn() as conn:
-            conn.executescript(SCHEMA)
+        conn = self._conn()
+        # One schema set-up at a time, across processes (`casebase serve --workers N`, two servers on one workspace):
+        # BEGIN IMMEDIATE waits (busy timeout) for the write lock, so the column checks below see the other's work
+        # and a column is never added twice ("duplicate column name" once crashed a second worker).
+        conn.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA}")
+        try:
             for table, column, kind in ADDED:
                 if column not in {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}:
                     conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30)
-            conn.execute("PRAGMA journal_mode=WAL")
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
+            conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")  # what connect(timeout=) sets, said aloud
+            _journal_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL's recommended level: no fsync per commit, no corruption
             conn.execute("PRAGMA foreign_keys=ON")
             conn.row_factory = sqlite3.Row
@@ -96,6 +129,29 @@ class Store:
 
     def feedback(self) -> list[dict]:
         return [dict(r) for r in self._conn().execute("SELECT * FROM feedback ORDER BY id")]
+
+    def feedback_of(self, sid: str) -> list[dict]:
+        """The verdicts given on one suggestion, oldest first (the last one is the agent's final say)."""
+        return [dict(r) for r in self._conn().execute(
+            "SELECT id, created_at, verdict, final_text, agent FROM feedback WHERE suggestion_id = ? ORDER BY id", (sid,))]
+
+    def insight_rows(self, since: str, abstained_limit: int = 2000) -> tuple[list[dict], list[dict]]:
+        """What the insights page counts (``casebase.serve.insights``), read with SQLite's JSON functions so the
+        stored answers (cited cases and all) are never loaded whole: (one row per suggestion since ``since``: day,
+        arm, abstained, shown category, last verdict; the ``abstained_limit`` newest abstained suggestions: their
+        problem and the category of the nearest case)."""
+        conn = self._conn()
+        rows = conn.execute(
+            "SELECT substr(s.created_at, 1, 10) AS day, COALESCE(s.arm, json_extract(s.response, '$.arm')) AS arm, "
+            "COALESCE(json_extract(s.response, '$.abstained'), 0) AS abstained, "
+            "json_extract(s.response, '$.category.value') AS category, "
+            "(SELECT f.verdict FROM feedback f WHERE f.suggestion_id = s.id ORDER BY f.id DESC LIMIT 1) AS verdict "
+            "FROM suggestions s WHERE s.created_at >= ?", (since,)).fetchall()
+        missing = conn.execute(
+            "SELECT s.created_at, s.problem, json_extract(s.response, '$.cited_cases[0].category') AS nearest_category "
+            "FROM suggestions s WHERE s.created_at >= ? AND json_extract(s.response, '$.abstained') "
+            "ORDER BY s.created_at DESC LIMIT ?", (since, abstained_limit)).fetchall()
+        return [dict(r) for r in rows], [dict(r) for r in missing]
 
     def retain(self, case: dict, agent: str | None = None) -> None:
         with self._conn() as conn:
