@@ -118,6 +118,7 @@ def test_security_headers_and_healthz_without_local_paths(indexed_ws, client):
         health = c.get("/healthz")
     assert health.json()["arm"] == "retrieval" and health.json()["arm_reason"].startswith("release r1: retrieval")
     assert health.json()["release"]["eval_run"] == "eval/r1"
+    assert health.json()["encoder"]["queries"] == "fake" and health.json()["encoder"]["query_tokens"] > 0
     assert str(indexed_ws.root) not in health.text and str(indexed_ws.root.parent) not in health.text
 
 

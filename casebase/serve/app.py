@@ -164,7 +164,8 @@ def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, to
         stale = getattr(engine, "stale", None)  # set when `casebase forget` erased tickets the arm was built on
         return {"status": "ok", "version": __version__, "cases": len(engine.current_index()), "arm": engine.arm,
                 "arm_reason": engine.reason, "auth": tokens.required, "stale": stale is not None,
-                "stale_reason": stale["reason"] if stale else None, "release": _release_summary(engine)}
+                "stale_reason": stale["reason"] if stale else None, "release": _release_summary(engine),
+                "encoder": _encoder_summary(engine)}
 
     @app.post("/api/suggest")
     def suggest(payload: SuggestIn) -> dict:
@@ -290,6 +291,13 @@ def create_app(ws: Workspace, arm: str | None = None, llm: str | None = None, to
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def _encoder_summary(engine) -> dict:
+    """How queries and the indexed cases are encoded (torch, onnx-fp32, onnx-int8) and the query token budget; not
+    the model's name, which may be a local path."""
+    found = engine.current_index().encoders()
+    return {"queries": found["queries"], "cases": found["cases"], "query_tokens": found["query_tokens"]}
 
 
 def _release_summary(engine) -> dict | None:
