@@ -302,7 +302,12 @@ def search(
         fail(err)
     if queries:
         return print_search_lines(items, hits)
-    emit({**hits[0].to_dict(), "mode": mode}, as_json, quiet, print_search)
+    from casebase.serve.explain import similarity_in
+
+    found = hits[0].to_dict()
+    for r in found["results"]:  # the dense cosine as a person reads it (the fusion score only orders the list)
+        r["similarity"] = similarity_in(idx, r.get("dense_score"))
+    emit({**found, "mode": mode}, as_json, quiet, print_search)
 
 
 @app.command()

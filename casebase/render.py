@@ -142,10 +142,10 @@ def print_search(r: dict) -> None:
             f"threshold {r['threshold']:.2f})")
         return
     table = Table(title=Text(f"similar past cases ({r['mode']})"), show_lines=True)
-    for col in ("#", "case", "score", "category", "urgency", "problem", "solution"):
-        table.add_column(col, overflow="fold", justify="right" if col in ("#", "score") else "left")
+    for col in ("#", "case", "similarity", "category", "urgency", "problem", "solution"):
+        table.add_column(col, overflow="fold", justify="right" if col == "#" else "left")
     for hit in r["results"]:
-        table.add_row(*cells(hit["rank"], hit["case_id"], f"{hit['score']:.3f}", hit["category"] or "",
+        table.add_row(*cells(hit["rank"], hit["case_id"], _similar(hit), hit["category"] or "",
                              hit["urgency"] or "", _short(hit["problem"], 100), _short(hit["solution"], 160)))
     out.print(table)
     tri = r["triage"]
@@ -217,4 +217,13 @@ def print_suggestion(a: dict) -> None:
         conf = a[f].get("confidence")
         say(f"{f}: {a[f]['value']}" + (f" (confidence {conf:.2f})" if conf is not None else ""))
     for c in a["cited_cases"]:
-        say(f"  {c['score']:.3f} {c['case_id']}: {_short(c['problem'], 90)}")
+        say(f"  {_similar(c)} {c['case_id']}: {_short(c['problem'], 90)}")
+
+
+def _similar(hit: dict) -> str:
+    """"close 112%": the similarity label and the dense cosine's percentage of the calibrated abstain threshold, as
+    the page shows it; the RRF fusion score (it orders results, and means nothing to a person) only without one."""
+    sim = hit.get("similarity") or {}
+    if sim.get("label") is None:
+        return f"score {hit['score']:.3f}"
+    return f"{sim['label']} {sim['percent_of_threshold']}%"

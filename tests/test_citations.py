@@ -3,6 +3,8 @@ threshold, sentence-level citations found on the server, and a stored suggestion
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -112,3 +114,32 @@ def test_a_suggestion_is_found_again_by_id_with_its_feedback(client):
     assert again["feedback"][-1]["final_text"] == "Grant it." and again["feedback"][-1]["agent"] == "token"
     missing = client.get("/api/suggestions/nope", headers=AUTH)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+def test_cli_search_shows_similarity_labels_not_fusion_scores(tmp_path):
+    """`casebase search` labels each case as the page does (close / related / weak and its percentage of the
+    calibrated threshold), not with the RRF fusion score."""
+    from typer.testing import CliRunner
+
+    from casebase.cli import app as cli_app
+    from casebase.retrieve import build_index, load_index
+    from casebase.serve.explain import similarity_in
+    from casebase.workspace import Workspace
+    from test_retrieve import TRAIN, VAL, write_cases
+
+    ws = Workspace.at(tmp_path / "ws")
+    write_cases(ws.root / "train.jsonl", TRAIN)
+    write_cases(ws.root / "val.jsonl", VAL)
+    build_index(ws, model="fake")
+    query = TRAIN[1][1]  # (id, problem, solution, category, urgency)
+    out = CliRunner().invoke(cli_app, ["search", query, "-w", str(ws.root), "--json"])
+    assert out.exit_code == 0, out.output
+    found = json.loads(out.output)
+    idx = load_index(ws)
+    for r in found["results"]:
+        assert r["similarity"] == similarity_in(idx, r["dense_score"])
+    table = CliRunner().invoke(cli_app, ["search", query, "-w", str(ws.root)], env={"COLUMNS": "300"})
+    label = found["results"][0]["similarity"]
+    if not found["abstained"]:
+        assert f"{label['label']} {label['percent_of_threshold']}%" in table.output
+        assert f"{found['results'][0]['score']:.3f}" not in table.output

@@ -25,7 +25,7 @@ from casebase import releases
 from casebase.arms import ADAPTER, ArmModels, check_adapters, check_arm, uses_rag
 from casebase.evaluate.config import EvaluateConfig
 from casebase.serve.config import ServeConfig
-from casebase.serve.explain import attribute, similarity
+from casebase.serve.explain import attribute, similarity_in
 from casebase.llm.answer import TokenBudget, build_messages, parse_answer
 from casebase.progress import log
 from casebase.stale import arm_staleness
@@ -188,9 +188,7 @@ class Suggester:
     def similarity(self, cosine: float | None) -> dict:
         """A dense cosine as the page shows it: close / related / weak, and its percentage of the index's
         calibrated abstain threshold (``explain.similarity``)."""
-        index = self.current_index()
-        typical = ((index.manifest.get("abstain") or {}).get("best_similarity") or {}).get("median")
-        return similarity(cosine, index.threshold, typical)
+        return similarity_in(self.current_index(), cosine)
 
     def current_index(self):
         """The index as it stands: cases another process retained join within a second, and a rebuilt or forgotten

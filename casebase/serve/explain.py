@@ -51,6 +51,13 @@ def similarity(cosine: float | None, threshold: float, typical: float | None = N
     return {"label": label, "percent_of_threshold": percent}
 
 
+def similarity_in(index, cosine: float | None) -> dict[str, Any]:
+    """``similarity`` against ``index``'s own calibration: its abstain threshold and the median best cosine of its
+    val problems (the page, the API and ``casebase search``/``suggest`` all label with this)."""
+    typical = ((index.manifest.get("abstain") or {}).get("best_similarity") or {}).get("median")
+    return similarity(cosine, index.threshold, typical)
+
+
 def sentences(text: str) -> list[str]:
     """The draft cut into sentences (each with its trailing whitespace); short pieces join the next one."""
     pieces, start = [], 0
