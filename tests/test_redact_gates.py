@@ -125,3 +125,28 @@ def test_the_word_gates_on_examples():
     assert list(address.streets("Am Markt 3")) == [(0, 10)]
     assert not list(address.streets("no street here, 12 of them"))
     assert ids.DOB_AFTER.search("05.11.1969 geboren") and "geboren" in ids.DOB_AFTER_NEEDLES
+
+
+@pytest.mark.parametrize("examples", [pytest.param(40, id="fast"),
+                                      pytest.param(400, id="robust", marks=pytest.mark.robust)])
+@pytest.mark.parametrize("name", ["GREETING", "ROLE"])
+def test_the_ascii_form_on_lower_cased_text_finds_what_the_pattern_finds(name, examples):
+    """people.spans searches ASCII text lower-cased with the (?i)-free form of GREETING and ROLE: the same spans."""
+    pattern, fast = getattr(people, name), getattr(people, f"{name}_ASCII")
+    ascii_text = st.text(st.characters(min_codepoint=9, max_codepoint=126), max_size=6)
+
+    @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(st.builds(lambda a, m, b: a + m + b, ascii_text,
+                     st.from_regex(ungated(*GATED[name]), fullmatch=True, alphabet=st.characters(codec="ascii")), ascii_text))
+    def check(text):
+        assert spans(fast, text.lower()) == spans(pattern, text), text
+
+    check()
+    for text in ("Hi Anna,\nThanks", "KIND REGARDS\nTom", "Dear Mr Smith", "Contact: Jane", "thank you! It works"):
+        assert spans(fast, text.lower()) == spans(pattern, text)
+    for word in set(re.findall(r"[a-z]+(?: [a-z]+)*", pattern.pattern)):  # every word of it, in three cases
+        for form in (word, word.upper(), word.title()):
+            for text in (f"{form} Anna,", f"x {form}\nTom", f"({form}: Jane Doe"):
+                assert spans(fast, text.lower()) == spans(pattern, text), text
+    with pytest.raises(ValueError, match="upper-case letter"):
+        people._ascii_form(re.compile("(?i)(?:Hello|hi)"))

@@ -63,6 +63,18 @@ _ROLES = (
     r"|collega|boekhouder|contactpersoon|medewerker|directeur|beheerder"
     r"|compañer[oa]|contable|contabile|responsabile|tecnico")
 ROLE = re.compile(rf"(?i){can_start(_ROLES)}(?<![\w-])(?:{_ROLES})(?![\w-])[ \t]*,?[ \t]*")
+
+
+def _ascii_form(pattern: re.Pattern) -> re.Pattern:
+    """The pattern without (?i), for ASCII text lower-cased: the same spans (ASCII lower-casing keeps every
+    position), found about 3x faster. Only for patterns whose letters are all lower case."""
+    source = pattern.pattern.replace("(?i)", "", 1)
+    if re.search(r"(?<!\\)[A-Z]", source) or "(?i" in source:
+        raise ValueError(f"{source[:40]!r}…: an upper-case letter or another (?i) group; cannot search lower-cased text")
+    return re.compile(source)
+
+
+GREETING_ASCII, ROLE_ASCII = _ascii_form(GREETING), _ascii_form(ROLE)
 MONTHS_DAYS = frozenset("""
 january february march april may june july august september october november december monday tuesday wednesday
 thursday friday saturday sunday januar februar märz mai juni juli oktober dezember montag dienstag mittwoch
@@ -229,8 +241,9 @@ def spans(text: str, names: Names, lang: str = "en") -> tuple[list[tuple[int, in
             if text[words[start][0]: words[i][0] + len(toks[i].split("-")[0])] not in ALLOW_PHRASES:
                 take(start, end)
     # greetings, sign-offs and role words: the name right after them
-    for pattern in (GREETING, ROLE):
-        for m in pattern.finditer(text):
+    low = text.lower() if text.isascii() else None  # ASCII: the case-sensitive forms on the lower-cased text
+    for pattern, fast in ((GREETING, GREETING_ASCII), (ROLE, ROLE_ASCII)):
+        for m in (fast.finditer(low) if low is not None else pattern.finditer(text)):
             i = _index(words, m.end())
             if i is None or not (toks[i][:1].isupper() or toks[i].lower() in PARTICLES):
                 continue
