@@ -150,3 +150,11 @@ def test_the_ascii_form_on_lower_cased_text_finds_what_the_pattern_finds(name, e
                 assert spans(fast, text.lower()) == spans(pattern, text), text
     with pytest.raises(ValueError, match="upper-case letter"):
         people._ascii_form(re.compile("(?i)(?:Hello|hi)"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(list(ids.LOGIN_NEEDLES + ids.SECRET_NEEDLES) + ["x", " ", "ü", "us", "lo"]),
+                max_size=6).map("".join))
+def test_a_needle_test_is_any_needle_in_the_text(text):
+    for needles in (ids.LOGIN_NEEDLES, ids.SECRET_NEEDLES, ids.DOB_AFTER_NEEDLES, ("@",), (".",)):
+        assert bool(rules.needle_test(needles)(text)) == any(n in text for n in needles), text

@@ -93,7 +93,7 @@ def lexicon(corpus: Iterable[str], sample: int = 20_000) -> Lexicon:
     after_login: Counter = Counter()  # words right after a login cue: their counts do not make them plain words
     for t in texts:
         low = t.lower()
-        if any(n in low for n in ids.LOGIN_NEEDLES):
+        if ids.has_login_cue(low):
             after_login.update(m.group(3).lower() for m in ids.LOGIN.finditer(t))
     words: set[str] = set()
     for code in lang.LANGUAGES:  # all of them: a German "Sie" in an English desk's export is still no name

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from casebase.ingest.redact import address, ids, lang, people, phones
-from casebase.ingest.redact.rules import COMMON_WORDS, PLACEHOLDER, RULES, _WORD
+from casebase.ingest.redact.rules import COMMON_WORDS, PLACEHOLDER, RULES, _WORD, needle_test
 
 LAYERS = ("secrets", "checksummed_ids", "cued_ids", "ip", "phones", "addresses", "people", "named_entities",
           "surnames")
@@ -86,6 +86,8 @@ def _group_sub(text: str, pattern: re.Pattern, kind: str, counts: Counter, group
 
 
 _RULES_BY_KIND: dict[str, list] = {}
+_NEEDLES = {r: needle_test(r.needles) for r in RULES if r.needles}  # each rule's cheap pre-check, one search
+_SECRET_NEEDLES, _DOB_AFTER_NEEDLES = (needle_test(n) for n in (ids.SECRET_NEEDLES, ids.DOB_AFTER_NEEDLES))
 for _r in RULES:
     _RULES_BY_KIND.setdefault(_r.kind, []).append(_r)
 
@@ -188,11 +190,11 @@ class Redactor:
             nonlocal text
             for kind in kinds:
                 for r in rules[kind]:
-                    if r.needles is None or any(n in low for n in r.needles):
+                    if r.needles is None or _NEEDLES[r](low):
                         text = _rule_sub(text, r, counts)
 
         run_rules("SECRET", "EMAIL")
-        if any(n in low for n in ids.SECRET_NEEDLES):
+        if _SECRET_NEEDLES(low):
             text = _group_sub(text, ids.SECRET_CUED, "SECRET", counts, check=ids.secret_ok)
         if "eyj" in low:
             text = _group_sub(text, ids.JWT, "SECRET", counts, group=0)
@@ -206,10 +208,10 @@ class Redactor:
             text = _group_sub(text, ids.CUED_ID, "NATIONAL_ID", counts)
             if _YEARISH.search(text):
                 text = _group_sub(text, ids.DOB, "DOB", counts)
-                if any(n in low for n in ids.DOB_AFTER_NEEDLES):
+                if _DOB_AFTER_NEEDLES(low):
                     text = _group_sub(text, ids.DOB_AFTER, "DOB", counts)
             text = _group_sub(text, ids.CARD_CUED, "CARD", counts, check=ids.card_cued_ok)
-        if any(n in low for n in ids.LOGIN_NEEDLES):
+        if ids.has_login_cue(low):
             text = _group_sub(text, ids.LOGIN, "LOGIN", counts, group=3,
                               check=lambda m: ids.login_ok(m, self.names.lexicon, self.names.last))
         text = _spans_sub(text, ids.accounts(text, self.names), "LOGIN", counts)

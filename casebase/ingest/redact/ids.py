@@ -16,7 +16,7 @@ from stdnum.nl import bsn
 from stdnum.us import ssn
 
 from casebase.ingest.redact.people import fold, translit
-from casebase.ingest.redact.rules import COMMON_WORDS, NOT_PLACEHOLDER, UNSPENT, can_start, luhn_ok
+from casebase.ingest.redact.rules import COMMON_WORDS, NOT_PLACEHOLDER, UNSPENT, can_start, luhn_ok, needle_test
 
 # -- checksummed, no cue needed ----------------------------------------------------------------
 # UK National Insurance number: two prefix letters (HMRC's allowed set), six digits, a suffix A-D
@@ -84,6 +84,7 @@ LOGIN = re.compile(rf"(?i:{can_start(LOGIN_CUES)}(?<![\w-])({LOGIN_CUES})(?![\w-
                    rf"(?!(?i:{LOGIN_CUES})\b)([A-Za-z][\w.@\\-]{{1,40}}[A-Za-z0-9])")
 LOGIN_NEEDLES = ("user", "log", "account", "benutzer", "anmelde", "kennung", "utilisateur", "identifiant", "compte",
                  "gebruiker", "usuario", "utente", "angemeldet", "connect", "conectad", "collegat", "konto", "signed")
+has_login_cue = needle_test(LOGIN_NEEDLES)  # any(n in lower_cased_text for n in LOGIN_NEEDLES), one search
 # technical accounts that a cue word may introduce: not people
 SYSTEM_ACCOUNTS = frozenset("""
 ddic sap* earlywatch tmsadm sapcpic system sys admin administrator root sa guest dbo sapsr3 sapsys

@@ -175,6 +175,11 @@ def _ip_ok(m: re.Match) -> bool:
     return int(parts[0]) >= 24 or (int(parts[0]) >= 10 and _IP_WEAK_CONTEXT.search(before) is not None)
 
 
+def needle_test(needles: tuple[str, ...]) -> Callable[[str], object]:
+    """``any(n in text for n in needles)`` as one regex search: one pass over the text instead of one a needle."""
+    return re.compile("|".join(re.escape(n) for n in needles)).search
+
+
 @dataclass(frozen=True)
 class Rule:
     kind: str
