@@ -225,6 +225,16 @@ def search(client: httpx.Client, text: str) -> httpx.Response:
     return client.get("/api/search", params={"q": text, "k": 5})
 
 
+def levels_of(name: str, url: str, texts: list[str], requests: int, levels: list[int], call) -> list[dict]:
+    """``run_level`` at each concurrency of ``levels``, each printed as it finishes."""
+    rows = []
+    for c in levels:
+        rows.append(run_level(url, texts, requests, c, 60, call))
+        print(f"  {name} c={c}: p50 {rows[-1]['p50_ms']} ms, p99 {rows[-1]['p99_ms']} ms, "
+              f"{rows[-1]['throughput_rps']} req/s, errors {rows[-1]['errors']}", flush=True)
+    return rows
+
+
 def run_level(url: str, texts: list[str], n_requests: int, concurrency: int, timeout_s: float, send) -> dict:
     """``n_requests`` requests ``send(client, text)`` shared by ``concurrency`` closed-loop client threads."""
     lock = threading.Lock()
@@ -361,11 +371,7 @@ def measure_server(ws: Path, tmp: Path, label: str, workers: int, encoder: str |
         out["warmup"] = run_level(url, texts, args.warmup * workers, 2 * workers, 60, search)
         if search_levels:
             bare = [bare_encode(texts, bare_n)] if bare_n else []
-            rows = []
-            for c in search_levels:
-                rows.append(run_level(url, texts, args.search_requests, c, 60, search))
-                print(f"  search c={c}: p50 {rows[-1]['p50_ms']} ms, p99 {rows[-1]['p99_ms']} ms, "
-                      f"{rows[-1]['throughput_rps']} req/s, errors {rows[-1]['errors']}", flush=True)
+            rows = levels_of("search", url, texts, args.search_requests, search_levels, search)
             out["scenarios"]["search"] = {"levels": rows}
             if bare:
                 bare.append(bare_encode(texts, bare_n))
@@ -376,11 +382,7 @@ def measure_server(ws: Path, tmp: Path, label: str, workers: int, encoder: str |
                       f"{bare[0]['mean_tokens']} tokens on average)", flush=True)
             show(f"search, server {label} (GET /api/search, {args.search_requests} requests per level)", rows)
         if levels:
-            rows = []
-            for c in levels:
-                rows.append(run_level(url, texts, args.requests, c, 60, suggest_retrieval))
-                print(f"  retrieval c={c}: p50 {rows[-1]['p50_ms']} ms, p99 {rows[-1]['p99_ms']} ms, "
-                      f"{rows[-1]['throughput_rps']} req/s, errors {rows[-1]['errors']}", flush=True)
+            rows = levels_of("retrieval", url, texts, args.requests, levels, suggest_retrieval)
             out["scenarios"]["retrieval"] = {"levels": rows}
             show(f"retrieval only, server {label} ({args.requests} requests per level)", rows)
             at_target = next((r for r in rows if r["concurrency"] == TARGET_CONCURRENCY), None)

@@ -147,7 +147,7 @@ def _missing(value) -> bool:
 
 def _text_columns(ws: Workspace) -> list[tuple[str, list[str]]]:
     """(file, text columns) of the workspace's tables that hold ticket text."""
-    from casebase.ingest.run import NOT_REDACTED
+    from casebase.ingest.fields import NOT_REDACTED
 
     out = []
     if ws.tickets.exists():
