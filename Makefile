@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test test-all test-robust bench browser clean
+.PHONY: setup setup-llamacpp demo test test-all test-robust test-integration bench browser clean
 
 setup: $(STAMP)
 
@@ -28,6 +28,14 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m casebase.retrieve.onnx_encoder --export
 	touch $(STAMP)
 
+# Optional: llama.cpp (llama-cpp-python and its server), the fast CPU generation path and what
+# `make test-integration` runs against. It compiles from source: about 9 minutes on 2 cores, once.
+setup-llamacpp: $(VENV)/.llamacpp
+
+$(VENV)/.llamacpp: $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[llamacpp]'
+	touch $@
+
 demo: setup
 	$(BIN)/casebase demo --workspace workspace/demo
 
@@ -37,6 +45,10 @@ test: setup
 # The crash-consistency (kill -9 every stage) and fuzz (hypothesis, schemathesis) suites; CI runs them after `make test`.
 test-robust: setup
 	$(BIN)/python -m pytest -q -m robust
+
+# The LLM backends against a real OpenAI-compatible server: llama.cpp's, on the bundled SmolLM2 GGUF.
+test-integration: setup-llamacpp
+	CASEBASE_REQUIRE_LLAMACPP=1 $(BIN)/python -m pytest -q -m integration
 
 test-all: setup
 	$(BIN)/python -m pytest -q -m ''

@@ -183,6 +183,11 @@ class ArmModels:
             return get_llm(f"{spec.partition('#')[0]}#{adapter}" if adapter else spec)
         if kind == "fake":
             return get_llm("fake")
+        if kind == "llamacpp":  # the binding loads no PEFT adapter: the base arms only
+            if adapter:
+                raise CasebaseError(f"the {arm} arm needs its LoRA adapter, which the llamacpp backend does not "
+                                    f"load: use --llm local (transformers) or an openai:URL#MODEL server")
+            return get_llm(spec)
         if spec not in self._bases:
             from casebase.llm.local import LocalLLM
 

@@ -169,6 +169,7 @@ class FakeServer:
         self.requests: list[dict] = []
         self.script: list[tuple[int, float]] = []
         self.models = list(models)
+        self.refuse_json_schema = False  # as llama-cpp-python's server: only response_format text or json_object
         self.lock = threading.Lock()
         self.concurrent = self.max_concurrent = 0
         server = self
@@ -205,6 +206,10 @@ class FakeServer:
                     server.concurrent -= 1
                 if status != 200:
                     self._send(status, {"error": {"message": f"scripted failure {status}"}})
+                    return
+                if server.refuse_json_schema and body.get("response_format", {}).get("type") == "json_schema":
+                    self._send(500, {"error": {"message": "1 validation error: ('body', 'response_format', 'type') "
+                                                          "Input should be 'text' or 'json_object'"}})
                     return
                 text = f"reply to {body['messages'][-1]['content']}"
                 self._send(200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": text},
@@ -262,6 +267,19 @@ def test_openai_json_schema_and_api_key_from_env(server, monkeypatch):
     monkeypatch.delenv("CASEBASE_LLM_API_KEY")
     _openai(server).generate(["y"])
     assert server.requests[-1]["authorization"] == "Bearer sk-fallback"
+
+
+def test_openai_json_schema_falls_back_to_the_json_object_form_once_refused(server):
+    """llama-cpp-python's server refuses OpenAI's json_schema form (HTTP 500, found by make test-integration):
+    the backend asks again with {"type": "json_object", "schema": ...} and keeps that form, without retry storms."""
+    server.refuse_json_schema = True
+    schema = Extraction.model_json_schema()
+    llm = _openai(server)
+    assert llm.generate(["x"], json_schema=schema) == ["reply to x"]
+    assert [r["body"]["response_format"]["type"] for r in server.requests] == ["json_schema", "json_object"]
+    assert server.requests[-1]["body"]["response_format"]["schema"] == schema
+    assert llm.generate(["y", "z"], json_schema=schema) == ["reply to y", "reply to z"]
+    assert len(server.requests) == 4  # the form it took: no refused request again
 
 
 def test_openai_concurrent_requests_keep_order(server):

@@ -14,6 +14,7 @@ import os
 import secrets
 import time
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from casebase.ingest.config import IngestConfig
 from casebase.ingest.connectors import closest_formats, find_connector, override_values
 from casebase.ingest.mappings import (ROLES, Mapping, TableMapping, choose_mapping, connector_mapping,
                                       required_columns)
-from casebase.ingest.workers import clean_and_redact
+from casebase.ingest.workers import clean_and_redact, in_parallel
 from casebase.ingest.fields import put_ticket_fields, resolution_labels, status_warnings, ticket_fields
 from casebase.ingest.merge import HASH_COLUMN, content_hashes, drop_previous, keep_previous, load_previous, merge
 from casebase.ingest.readers import read_table
@@ -79,6 +80,11 @@ def run(ws: Workspace, cfg: IngestConfig | str | Path | None = None, history: st
         overrides["history"] = history
     overrides = {k: v for k, v in overrides.items() if not (k == "redact" and v is None)}
     cfg = resolve(IngestConfig, cfg, overrides, "ingest").resolved()
+    with ExitStack() as stack:  # holds the named-entity process of a large export (``_ingest``)
+        return _ingest(ws, cfg, t0, stack)
+
+
+def _ingest(ws: Workspace, cfg: IngestConfig, t0: float, stack: ExitStack) -> Manifest:
     max_body_chars, redact, mapping = cfg.max_body_chars, cfg.redact, cfg.mapping
     json_key, history_json_key = cfg.json_key, cfg.history_json_key
     tickets, history = cfg.tickets, cfg.history
@@ -122,6 +128,11 @@ def run(ws: Workspace, cfg: IngestConfig | str | Path | None = None, history: st
                             "table's description column as tickets.body in a mapping file (docs/mapping.md).")
     warnings += unmapped_warnings(m, t_raw, m_raw)
     t_read = time.perf_counter()
+    if cfg.redact.ner and in_parallel(len(t_raw) + (0 if m_raw is None else len(m_raw))):
+        from casebase.ingest.redact import ner
+
+        ner.check_installed()
+        stack.enter_context(ner.aside())  # the model loads on the other core while this one checks and builds
 
     names = collect_names(t_raw, m_raw, m)
     redactor = build_redactor(names, corpus_sample(t_raw, m_raw, m), key=workspace_key(ws), config=redact)

@@ -29,6 +29,17 @@ if TYPE_CHECKING:
     from casebase.ingest.run import Quarantine
 
 _WORKER_REDACTOR: Redactor | None = None
+CHUNK = 500  # texts a task
+PARALLEL_TEXTS = 4 * CHUNK  # more texts than this (and more than one core): worker processes
+
+
+def default_workers() -> int:
+    return min(os.cpu_count() or 1, 8)
+
+
+def in_parallel(n_texts: int, workers: int | None = None) -> bool:
+    """Whether ``clean_and_redact`` runs ``n_texts`` in worker processes."""
+    return (workers if workers is not None else default_workers()) > 1 and n_texts > PARALLEL_TEXTS
 
 
 def _init_worker(redactor: Redactor) -> None:
@@ -83,8 +94,8 @@ def clean_and_redact(msgs: pd.DataFrame, redactor: Redactor, max_chars: int, q: 
     back (its model loads while the workers run the first chunks). The fields' results: ``stats["fields"]``."""
     texts = [str(t) for t in msgs["body"]]
     fields = list(fields or [])
-    workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
-    chunk = 500
+    workers = workers if workers is not None else default_workers()
+    chunk = CHUNK
     chunks = [(texts[i: i + chunk], max_chars, True) for i in range(0, len(texts), chunk)]
     chunks += [(fields[i: i + chunk], max_chars, False) for i in range(0, len(fields), chunk)]
     done: list[tuple[str, Counter]] = []
@@ -95,7 +106,7 @@ def clean_and_redact(msgs: pd.DataFrame, redactor: Redactor, max_chars: int, q: 
         done.extend(redactor.finish_many([s for s, _ in part]))
         truncated += sum(cut for _, cut in part)
 
-    if workers > 1 and len(texts) + len(fields) > 4 * chunk:
+    if in_parallel(len(texts) + len(fields), workers):
         ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_pool_worker,
                                  initargs=(redactor,)) as pool:

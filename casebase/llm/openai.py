@@ -5,7 +5,10 @@
 
 The API key comes only from the environment (``CASEBASE_LLM_API_KEY``, else ``OPENAI_API_KEY``);
 with neither set no Authorization header is sent, which is what local servers expect.
-``json_schema`` is sent as ``response_format`` (true constrained decoding on vLLM, llama.cpp, Ollama).
+``json_schema`` is sent as ``response_format`` (true constrained decoding on vLLM, llama.cpp, Ollama): OpenAI's
+``{"type": "json_schema", ...}`` form first; a server that refuses it (llama-cpp-python's answers HTTP 500 "should be
+'text' or 'json_object'") gets ``{"type": "json_object", "schema": ...}`` from then on, which llama.cpp's servers
+constrain to the schema.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ class _Retryable(Exception):
     """A failure worth another try (connection, timeout, 429, 5xx); the message is for the final error."""
 
 
+class _FormRefused(Exception):
+    """The server refused the ``json_schema`` form of ``response_format``: ask again with the other."""
+
+
 class OpenAILLM(LLM):
     """Chat completions over HTTP, ``concurrency`` requests at a time, each retried with backoff."""
 
@@ -46,6 +53,7 @@ class OpenAILLM(LLM):
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self.client = httpx.Client(headers=headers, timeout=self.timeout,
                                    limits=httpx.Limits(max_connections=self.concurrency))
+        self.schema_form = "json_schema"  # or "json_object" once the server refused the first
         self.model = model or self._first_model()
         self.name = f"openai:{self.base_url}#{self.model}"
 
@@ -77,11 +85,21 @@ class OpenAILLM(LLM):
         if stop:
             body["stop"] = stop
         if json_schema is not None:
-            body["response_format"] = {"type": "json_schema", "json_schema": {"name": "answer", "schema": json_schema}}
+            body["response_format"] = self._response_format(json_schema)
         return body
 
+    def _response_format(self, schema: dict) -> dict:
+        if self.schema_form == "json_object":
+            return {"type": "json_object", "schema": schema}
+        return {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
+
     def _complete(self, body: dict, stop: list[str] | None) -> str:
-        data = self._request("POST", "/chat/completions", body)
+        try:
+            data = self._request("POST", "/chat/completions", body)
+        except _FormRefused:
+            self.schema_form = "json_object"
+            body = {**body, "response_format": self._response_format(body["response_format"]["json_schema"]["schema"])}
+            data = self._request("POST", "/chat/completions", body)
         try:
             content = data["choices"][0]["message"].get("content") or ""
         except (KeyError, IndexError, TypeError, AttributeError):
@@ -119,6 +137,9 @@ class OpenAILLM(LLM):
         except httpx.TransportError as error:
             raise _Retryable(f"connection failed ({type(error).__name__}: {error})") from error
         status = response.status_code
+        if status >= 400 and (body or {}).get("response_format", {}).get("type") == "json_schema" \
+                and "response_format" in response.text:
+            raise _FormRefused(response.text[:300])
         if status >= 500 or status in RETRY_STATUS:
             raise _Retryable(f"HTTP {status}: {response.text[:300]}")
         if status >= 400:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -98,7 +99,43 @@ def _load(name: str = MODEL):
 
 
 def info() -> dict:
+    if _ASIDE is not None:
+        return _ASIDE.submit(info).result()
     return _load()[1].__dict__
+
+
+_ASIDE: ProcessPoolExecutor | None = None  # the process the model runs in, while ``aside()`` holds
+
+
+@contextmanager
+def aside():
+    """Run the named-entity pass in a process of its own, which starts loading the model now: ingest enters this
+    right after reading a large export, so the model's load (about 1 s of CPU) overlaps the checks and the
+    redactor's build on the other core instead of competing with the cleaning workers later. Inside, ``confirm``
+    and ``info`` of this process ask that one; results are the same (the same model on the same windows)."""
+    global _ASIDE
+    if _ASIDE is not None:  # already aside: one model process is enough
+        yield
+        return
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    pool = ProcessPoolExecutor(1, mp_context=ctx, initializer=_init_aside)
+    pool.submit(info)  # forks the process and loads the model there
+    _ASIDE = pool
+    try:
+        yield
+    finally:
+        _ASIDE = None
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _init_aside() -> None:
+    global _ASIDE
+    _ASIDE = None  # this is the process that runs the model
+    from casebase.ingest.workers import die_with_parent
+
+    die_with_parent()
 
 
 _SENTENCE_END = re.compile(r"[.!?\n]\s")
@@ -116,6 +153,8 @@ def window(text: str, start: int, end: int, reach: int = 120) -> tuple[int, int]
 
 def confirm(items: list[tuple[str, list[tuple[int, int]]]], batch_size: int = 64) -> list[list[tuple[int, int]]]:
     """For each (text, candidate spans), the candidates the model calls a person."""
+    if _ASIDE is not None:
+        return _ASIDE.submit(confirm, items, batch_size).result()
     nlp, _ = _load()
     jobs = []  # (item index, span, window start, window text)
     for k, (text, cands) in enumerate(items):
