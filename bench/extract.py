@@ -3,6 +3,7 @@
     .venv/bin/python bench/extract.py                   # heuristic (CV on train + test), SmolLM2 on 20 test threads
     .venv/bin/python bench/extract.py --llm-threads 0   # heuristic and baselines only
     .venv/bin/python bench/extract.py --llm-threads 0 --min-precision 0.9
+    .venv/bin/python bench/extract.py --llm-threads 0 --judge-llm openai:http://127.0.0.1:8000/v1#MODEL
 
 Two populations, each all threads of a period (solved and unsolved, as an export holds them): **train** (the
 solved train threads of solutions.csv and the unsolved threads opened before the first test thread of their
@@ -13,7 +14,9 @@ For each: picker accuracy, end to end (= recall), case-base precision (unsolved 
 wrong) and precision on solved threads, the share of unsolved threads called resolved, each with a 95% bootstrap
 interval over threads (``casebase.extract.measure``); the precision/recall curve of the resolved call; the
 reliability curve of ``resolved_score``; baselines (first / last / longest responder reply) and the LLM method
-on the first N solved test threads. Nothing is tuned on test. Writes bench/out/extract.json.
+on the first N solved test threads; with ``--judge-llm SPEC``, the heuristic's test cases revisited by the LLM
+judge (``casebase extract --judge``: only the threads of its uncertain band are sent) and measured the same way.
+Nothing is tuned on test. Writes bench/out/extract.json.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ sys.path.insert(0, str(REPO))
 from casebase import progress  # noqa: E402
 from casebase.extract import run as extract  # noqa: E402
 from casebase.extract import tune  # noqa: E402
+from casebase.extract.judge import Judge, tally  # noqa: E402
 from casebase.extract.llm_method import LlmExtractor  # noqa: E402
 from casebase.extract.measure import (case_base_metrics, expected_calibration_error, outcome, pr_curve,  # noqa: E402
                                       reliability)
@@ -88,6 +92,10 @@ def main() -> None:
     ap.add_argument("--llm-threads", type=int, default=20, help="first N solved test threads for the llm method (0: skip)")
     ap.add_argument("--min-precision", type=float, default=ExtractConfig.model_fields["min_precision"].default,
                     help="the operating point measured (default: the extract stage's default)")
+    ap.add_argument("--judge-llm", default=None, help="LLM spec for the judge of the uncertain band on the test "
+                    "threads (casebase extract --judge; default: not measured)")
+    ap.add_argument("--judge-band", type=float, default=ExtractConfig.model_fields["judge_band"].default,
+                    help="the judged band's half-width around the threshold (default: the extract stage's)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "extract.json")
     args = ap.parse_args()
     if not (FORUM / "solutions.csv").exists():
@@ -140,6 +148,28 @@ def main() -> None:
                          "tickets_per_min": round(heuristic_tpm) if split == "test" else None})
             report.setdefault("curves", {})[split] = curves(outcomes)
 
+        if args.judge_llm:  # the shipped scorer's test cases, the band's threads judged as the stage would
+            test = populations["test"]
+            judge = Judge(args.judge_llm, default_scorer(), data.activity,
+                          manifest["operating_point"]["threshold"], args.judge_band)
+            t0 = time.perf_counter()
+            judged = []
+            for i in range(0, len(test), 64):
+                chunk = test[i: i + 64]
+                judged.extend(judge.review([(tickets[t], threads[t]) for t in chunk],
+                                           [cases.loc[t].to_dict() for t in chunk]))
+            secs = time.perf_counter() - t0
+            counts = tally([j["judge"] for j in judged])
+            outcomes = [outcome(t, gold.get(t), j) for t, j in zip(test, judged)]
+            sent = [k for k, j in enumerate(judged) if j["judge"]]
+            report["judge"] = {**judge.key, **counts, "seconds": round(secs, 1),
+                               "correct_cases_of_the_sent": {  # heuristic vs judged, on the threads sent
+                                   "heuristic": sum(measured["test"][k].correct for k in sent),
+                                   "judged": sum(outcomes[k].correct for k in sent)}}
+            rows.append({"method": f"heuristic + judge ({judge.llm.name})", "split": "test",
+                         **case_base_metrics(outcomes), "judged": counts["sent"],
+                         "tickets_per_min": round(counts["sent"] / max(secs, 1e-9) * 60, 2)})
+
         if args.llm_threads:
             test_ids = [t for t in labels.loc[labels["split"] == "test", "ticket_id"] if t in threads][: args.llm_threads]
             ex = LlmExtractor(args.llm, activity=data.activity)
@@ -178,6 +208,11 @@ def print_report(rows: list[dict], report: dict) -> None:
         else:
             lo, hi = r["picker_ci95"]
             print(f"| {r['method']} | {r['split']} | {r['n']} solved | {r['picker']:.3f} [{lo:.3f}, {hi:.3f}] |")
+    if "judge" in report:
+        j = report["judge"]
+        print(f"\njudge {j['model']}: band {j['band']}, {j['sent']} test threads sent, verdicts {j['verdicts']}; "
+              f"correct cases among them: heuristic {j['correct_cases_of_the_sent']['heuristic']}, "
+              f"judged {j['correct_cases_of_the_sent']['judged']} ({j['seconds']} s)")
     for split, c in report["curves"].items():
         print(f"\nprecision/recall of the resolved call, {split} (threshold on resolved_score):")
         print("| threshold | cases | precision | precision (solved) | recall | unsolved called resolved |")

@@ -171,6 +171,8 @@ def extract(
     limit: Annotated[Optional[int], _opt(ExtractConfig, "limit", min=1)] = None,
     batch_size: Annotated[Optional[int], _opt(ExtractConfig, "batch_size", min=1)] = None,
     min_precision: Annotated[Optional[float], _opt(ExtractConfig, "min_precision")] = None,
+    judge: Annotated[Optional[bool], _opt(ExtractConfig, "judge", "--judge")] = None,
+    judge_band: Annotated[Optional[float], _opt(ExtractConfig, "judge_band")] = None,
     config: ConfigOpt = None,
     workspace: WorkspaceOpt = Path("workspace"),
     quiet: QuietOpt = False,

@@ -15,12 +15,13 @@ import time
 from typing import Literal
 
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from casebase.config import StageConfig, resolve
 from casebase.errors import CasebaseError
 from casebase.extract.cache import JsonlCache, content_key
 from casebase.extract.heuristic import extract_one, flag, status_of
+from casebase.extract.judge import Judge, tally
 from casebase.extract.scorer import code_version, default_scorer
 from casebase.progress import track
 from casebase.workspace import Manifest, Workspace, atomic_write, file_sha256, read_parquet, write_manifest
@@ -45,8 +46,8 @@ def load_threads(ws: Workspace) -> tuple[pd.DataFrame, dict[str, list[dict]], di
 class ExtractConfig(StageConfig):
     method: Literal["heuristic", "llm"] = Field("heuristic", description="heuristic (no LLM, learned scorer) or "
                                                 "llm.")
-    llm: str | None = Field(None, description="LLM spec for --method llm: local, local:PATH, "
-                            "openai:BASE_URL#MODEL, fake.")
+    llm: str | None = Field(None, description="LLM spec for --method llm or --judge: local, "
+                            "local:PATH, openai:BASE_URL#MODEL, fake.")
     limit: int | None = Field(None, ge=1, description="Only the first N tickets by date (written to "
                               "cases-<method>-limitN.parquet).")
     batch_size: int = Field(8, ge=1, description="Tickets per LLM batch.")
@@ -55,6 +56,22 @@ class ExtractConfig(StageConfig):
         "threads (the share of cases carrying the accepted solution) reached this on the scorer's validation "
         "threads; higher: fewer, surer cases. The threshold and its validation figures go to extract.json "
         "(operating_point)."))
+    judge: bool = Field(False, description=(
+        "Send the heuristic's uncertain threads (resolved_score within judge_band of the threshold, the learned call "
+        "deciding) with its top two replies to the --llm model, which picks one or says unresolved "
+        "(casebase/extract/judge.py). Untested against a capable model: measure with bench/extract.py --judge-llm."))
+    judge_band: float = Field(0.15, gt=0, le=0.5, description=(
+        "Half-width of the judged band: threads with threshold - judge_band <= resolved_score < threshold + "
+        "judge_band go to the judge."))
+
+    @model_validator(mode="after")
+    def _judge_needs_a_model(self):
+        if self.judge and not self.llm:
+            raise ValueError("--judge needs --llm SPEC naming a capable model (e.g. openai:URL#MODEL)")
+        if self.judge and self.method != "heuristic":
+            raise ValueError("--judge revisits the heuristic's calls: use it with --method heuristic (the llm "
+                             "method already asks the model about every thread)")
+        return self
 
 
 def run(ws: Workspace, cfg: ExtractConfig | None = None, **overrides) -> Manifest:
@@ -79,6 +96,12 @@ def run(ws: Workspace, cfg: ExtractConfig | None = None, **overrides) -> Manifes
                      "prompt_version": None, "code": code_version(), "resolved_threshold": threshold}
         work = lambda batch: [extract_one(t, threads.get(t["ticket_id"], []), activity, scorer, threshold)  # noqa: E731
                               for t in batch]
+        if cfg.judge:  # its model, weights and band join the key: judged and unjudged cases never mix
+            judge = Judge(llm, scorer, activity, threshold, cfg.judge_band)
+            extractor["judge"] = judge.key
+            heuristic = work
+            work = lambda batch: judge.review([(t, threads.get(t["ticket_id"], [])) for t in batch],  # noqa: E731
+                                              heuristic(batch))
     else:
         from casebase.extract.llm_method import PROMPT_VERSION, LlmExtractor
 
@@ -115,7 +138,8 @@ def run(ws: Workspace, cfg: ExtractConfig | None = None, **overrides) -> Manifes
             "urgency": t.get("urgency") if not _missing(t.get("urgency")) else r.get("urgency"),
             "candidate_message_id": r.get("candidate_message_id"), "resolved_score": r.get("resolved_score"),
             "solution_internal": solution_internal(list(r["solution_message_ids"]), threads.get(t["ticket_id"], [])),
-            "extractor": json.dumps(r.get("extractor") or extractor),
+            "extractor": json.dumps({**(r.get("extractor") or extractor), **(
+                {"judge": r.get("judge")} if cfg.judge else {})}),
         })
     cases = pd.DataFrame(rows, columns=CASE_COLUMNS)
     # a partial run (--limit) must not replace the full case base
@@ -124,20 +148,21 @@ def run(ws: Workspace, cfg: ExtractConfig | None = None, **overrides) -> Manifes
     ws.begin(stage)
     atomic_write(path, lambda tmp: cases.to_parquet(tmp, index=False))
     fallbacks = sum(json.loads(e).get("fallback") is not None for e in cases["extractor"])
+    judged = tally([json.loads(e).get("judge") for e in cases["extractor"]]) if cfg.judge else None
     return write_manifest(
         ws, stage,
         config=cfg.saved(),
         inputs={"tickets": ws.tickets, "messages": ws.messages},
         counts={"tickets": len(records), "cases": len(cases), "resolved": int(cases["resolved"].sum()),
                 "unresolved": int((~cases["resolved"]).sum()), "from_cache": cached, "worked": len(todo),
-                "llm_fallbacks": fallbacks},
+                "llm_fallbacks": fallbacks, **({"judged": judged["sent"]} if judged else {})},
         timings={"total": time.perf_counter() - t0, "work": t_work,
                  "tickets_per_minute": 60 * len(todo) / max(t_work, 1e-9)},
         extra={"extractor": extractor, "outputs": [str(path)],
                "scorer": {k: scorer.meta.get(k) for k in ("cv_accuracy", "labels_sha256", "manifest")},
                "operating_point": {"min_precision": cfg.min_precision, **point,
                                    "measured_on": "the scorer's validation threads (docs/extract.md)"},
-               "output_sha256": file_sha256(path)},
+               "output_sha256": file_sha256(path), **({"judge": {**extractor["judge"], **judged}} if judged else {})},
         files=[path],
     )
 

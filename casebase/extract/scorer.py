@@ -61,6 +61,13 @@ class Scorer:
         """Raw score of each reply (positions 1..n-1)."""
         return thread_features(thread, subject, activity) @ self.weights
 
+    def top_candidates(self, thread, subject: str = "", activity=None, k: int = 2) -> list[int]:
+        """The thread positions of the ``k`` replies the picker ranks highest, best first (the first is
+        ``extract_one``'s pick: ties go to the earlier reply, as argmax does); the LLM judge shows the top two."""
+        if len(thread) < 2:
+            return []
+        return [int(i) + 1 for i in np.argsort(-self.score(thread, subject, activity), kind="stable")[:k]]
+
     def resolved_probability(self, thread, scores: np.ndarray) -> float:
         """The probability that the thread was resolved: the resolved model's logit, calibrated."""
         z = float(thread_summary(thread, scores) @ self.resolved_weights)
