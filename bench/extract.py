@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 from casebase import progress  # noqa: E402
 from casebase.extract import run as extract  # noqa: E402
 from casebase.extract import tune  # noqa: E402
-from casebase.extract.judge import Judge, tally  # noqa: E402
+from casebase.extract.judge import Judge, apply, tally  # noqa: E402
 from casebase.extract.llm_method import LlmExtractor  # noqa: E402
 from casebase.extract.measure import (case_base_metrics, expected_calibration_error, outcome, pr_curve,  # noqa: E402
                                       reliability)
@@ -169,6 +169,16 @@ def main() -> None:
             rows.append({"method": f"heuristic + judge ({judge.llm.name})", "split": "test",
                          **case_base_metrics(outcomes), "judged": counts["sent"],
                          "tickets_per_min": round(counts["sent"] / max(secs, 1e-9) * 60, 2)})
+            ceiling = []  # the same threads judged by an oracle: A or B when it is the accepted post, else unresolved
+            for t, j in zip(test, judged):
+                case = cases.loc[t].to_dict()
+                if j["judge"]:
+                    top = default_scorer().top_candidates(threads[t], data.subjects.get(t, ""), data.activity)
+                    ids = [threads[t][i]["message_id"] for i in top]
+                    case = apply(case, threads[t], top, "AB"[ids.index(gold[t])] if gold.get(t) in ids else "unresolved")
+                ceiling.append(outcome(t, gold.get(t), case))
+            rows.append({"method": "heuristic + an oracle judge (the ceiling of this band)", "split": "test",
+                         **case_base_metrics(ceiling), "judged": counts["sent"]})
 
         if args.llm_threads:
             test_ids = [t for t in labels.loc[labels["split"] == "test", "ticket_id"] if t in threads][: args.llm_threads]
