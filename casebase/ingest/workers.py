@@ -91,13 +91,13 @@ def clean_and_redact(msgs: pd.DataFrame, redactor: Redactor, max_chars: int, q: 
                      workers: int | None = None, fields: list[str] | None = None):
     """Clean and redact every body, and redact ``fields`` (the tickets' text fields, already cleaned) as they are:
     the layers in worker processes when there are many texts, the named-entity pass here on each chunk as it comes
-    back (its model loads while the workers run the first chunks). The fields' results: ``stats["fields"]``."""
+    back (in the process ``ner.aside`` started, when ingest holds one; else here, loaded while the workers run
+    the first chunks). The fields' results: ``stats["fields"]``."""
     texts = [str(t) for t in msgs["body"]]
     fields = list(fields or [])
     workers = workers if workers is not None else default_workers()
-    chunk = CHUNK
-    chunks = [(texts[i: i + chunk], max_chars, True) for i in range(0, len(texts), chunk)]
-    chunks += [(fields[i: i + chunk], max_chars, False) for i in range(0, len(fields), chunk)]
+    chunks = [(texts[i: i + CHUNK], max_chars, True) for i in range(0, len(texts), CHUNK)]
+    chunks += [(fields[i: i + CHUNK], max_chars, False) for i in range(0, len(fields), CHUNK)]
     done: list[tuple[str, Counter]] = []
     truncated = 0
 
