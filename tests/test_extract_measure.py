@@ -168,10 +168,11 @@ def test_cli_min_precision_out_of_reach_says_what_is_reachable(tmp_path, monkeyp
 
 @pytest.mark.slow
 def test_forum_support_scorer_is_reproduced_and_meets_its_operating_point(forum, tmp_path):
-    """Re-learning the scorer from forum-support (ingest, tune) gives the shipped scorer.json, fingerprint for
-    fingerprint; at the default operating point its validation figures hold what the docs say."""
+    """Re-learning the scorer from forum-support (ingest, tune) gives the shipped scorer.json up to float noise
+    (bit for bit on the machine that learned it; CPUs with another vector width sum in another order); at the
+    default operating point its validation figures hold what the docs say."""
     from casebase.extract.run import ExtractConfig
-    from casebase.extract.tune import tune
+    from casebase.extract.tune import differences, tune
     from casebase.ingest import run as ingest
     from casebase.workspace import Workspace
 
@@ -181,6 +182,34 @@ def test_forum_support_scorer_is_reproduced_and_meets_its_operating_point(forum,
     shipped = default_scorer()
     assert learned["manifest"]["threads_sha256"] == shipped.meta["manifest"]["threads_sha256"], \
         "ingest output changed since scorer.json was learned: rerun python -m casebase.extract.tune (docs/extract.md)"
-    assert Scorer.from_dict(learned).fingerprint == shipped.fingerprint
+    diff = differences(learned, shipped.meta)
+    assert not diff, f"the re-learned scorer differs from scorer.json ({'; '.join(diff[:6])}): rerun python -m " \
+                     "casebase.extract.tune (docs/extract.md)"
     point = shipped.operating_point(ExtractConfig().min_precision)
     assert point["precision_solved"] >= 0.85 and point["unsolved_called_resolved"] <= 0.15
+
+
+def test_a_relearned_scorer_is_the_shipped_one_up_to_float_noise_and_no_further():
+    """The reproduction check forgives what another CPU's summation order does to float32 L-BFGS (a few 1e-5 on
+    the weights) and nothing a change of data or features does (weights 1e-2 off, another l2, a moved rate)."""
+    import copy
+
+    from casebase.extract.tune import differences
+
+    shipped = default_scorer().meta
+    assert differences(copy.deepcopy(shipped), shipped) == []
+    noisy = copy.deepcopy(shipped)
+    noisy["weights"] = [w + 3e-5 * (-1) ** i for i, w in enumerate(noisy["weights"])]
+    noisy["calibration"]["a"] += 1e-5
+    noisy["operating_points"][10]["precision_solved"] += 0.004
+    assert differences(noisy, shipped) == []
+    for change in (lambda d: d["weights"].__setitem__(0, d["weights"][0] + 0.01),
+                   lambda d: d["resolved_weights"].__setitem__(2, d["resolved_weights"][2] - 0.01),
+                   lambda d: d.__setitem__("l2", d["l2"] * 10),
+                   lambda d: d["calibration"].__setitem__("b", d["calibration"]["b"] + 0.05),
+                   lambda d: d["operating_points"][40].__setitem__("unsolved_called_resolved",
+                                                                   d["operating_points"][40]["unsolved_called_resolved"] + 0.05),
+                   lambda d: d["operating_points"].pop()):
+        moved = copy.deepcopy(shipped)
+        change(moved)
+        assert differences(moved, shipped), change

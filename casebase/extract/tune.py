@@ -276,6 +276,42 @@ def threads_sha256(data: TrainingData) -> str:
     return h.hexdigest()
 
 
+# How far a re-learned scorer may sit from the shipped one and still be "the same": float32 L-BFGS sums in an
+# order that depends on the CPU's vector width, so the optimum of the (strictly convex) objective is reached to
+# about 1e-5 on one machine and a few ulps away on another; weights are stored to 5 decimals, so bit-identity
+# across machines is not a property anyone can promise. A change to the features, labels or threads moves the
+# weights by far more than this (tests/test_extract_measure.py).
+WEIGHT_TOLERANCE = 2e-3
+RATE_TOLERANCE = 0.02  # operating-point rates: one validation thread flipping near a threshold is ~0.003
+
+
+def differences(learned: dict, shipped: dict) -> list[str]:
+    """What differs between a re-learned scorer and the shipped one beyond float noise (empty: reproduced). The
+    same features, regularisation and validation threads; weights and calibration within WEIGHT_TOLERANCE; each
+    operating point's rates within RATE_TOLERANCE."""
+    out = []
+    for key in ("features", "thread_features", "resolved_target", "l2", "train_threads", "resolved_examples"):
+        if learned.get(key) != shipped.get(key):
+            out.append(f"{key}: {learned.get(key)!r} != {shipped.get(key)!r}")
+    for key in ("weights", "resolved_weights"):
+        a, b = np.asarray(learned[key], float), np.asarray(shipped[key], float)
+        if a.shape != b.shape or not np.allclose(a, b, rtol=0, atol=WEIGHT_TOLERANCE):
+            out.append(f"{key}: max difference {np.abs(a - b).max() if a.shape == b.shape else 'shape'}")
+    cal_a, cal_b = learned.get("calibration") or {}, shipped.get("calibration") or {}
+    if cal_a.keys() != cal_b.keys() or any(abs(cal_a[k] - cal_b[k]) > WEIGHT_TOLERANCE for k in ("a", "b") if k in cal_a):
+        out.append(f"calibration: {cal_a} != {cal_b}")
+    pa = {p["threshold"]: p for p in learned.get("operating_points") or []}
+    pb = {p["threshold"]: p for p in shipped.get("operating_points") or []}
+    if pa.keys() != pb.keys():
+        out.append("operating_points: other thresholds")
+    for t in sorted(pa.keys() & pb.keys()):
+        for rate in ("precision", "precision_solved", "recall", "unsolved_called_resolved"):
+            x, y = pa[t].get(rate), pb[t].get(rate)
+            if (x is None) != (y is None) or (x is not None and abs(x - y) > RATE_TOLERANCE):
+                out.append(f"operating point {t} {rate}: {x} != {y}")
+    return out
+
+
 def tune(ws: Workspace, labels: Path, seed: int = 0) -> dict:
     data = load_training(ws, labels)
     result = train(data, sorted(data.gold), data.unsolved, seed=seed)
