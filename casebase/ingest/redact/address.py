@@ -78,15 +78,16 @@ def _placed(text: str, start: int) -> bool:
             or ZIP_CUE.search(before) is not None)
 
 
-# STREET_DE_NL and STREET_DE_WORD match only where one of these stands (lower-cased): a cheap test first
-_DE_NL_NEEDLES = ("stra", "str.", "weg", "gasse", "platz", "allee", "ring", "damm", "ufer", "chaussee", "steig",
-                  "pfad", "laan", "plein", "gracht", "kade", "singel", "dijk", "steeg", "hof", "markt")
+# STREET_DE_NL and STREET_DE_WORD match only where a street word of theirs stands right before " " and a digit
+# (their house number): a cheap search first ("ring" and "hof" alone are in half the texts: "string", "during")
+_DE_NL_GATE = re.compile(r"(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer|chaussee|steig|pfad"
+                         r"|straat|laan|plein|gracht|kade|singel|dijk|steeg|hof|markt"
+                         r"|Straße|Strasse|Str\.|Weg|Gasse|Platz|Allee|Ring|Damm|Chaussee|Laan|Straat|Plein|Kade) \d")
 
 
 def streets(text: str):
     """Spans of street lines."""
-    low = text.lower()
-    de_nl = any(n in low for n in _DE_NL_NEEDLES)
+    de_nl = _DE_NL_GATE.search(text) is not None
     for pattern in STREETS:
         if not de_nl and pattern in (STREET_DE_NL, STREET_DE_WORD):
             continue

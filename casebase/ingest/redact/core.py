@@ -27,6 +27,7 @@ LAYERS = ("secrets", "checksummed_ids", "cued_ids", "ip", "phones", "addresses",
 
 _YEARISH = re.compile(r"\d[./-]\d{1,2}[./-]\d\d|\b(?:19|20)\d\d\b")
 _HANDLE = re.compile(r"(?<![\w@./-])[^\W_][\w'’-]*(?![\w@/-]|\.\w)")
+_WORD_RUN = re.compile(r"\w+")
 
 
 def _spans_sub(text: str, spans: Iterable[tuple[int, int]], kind: str, counts: Counter) -> str:
@@ -111,6 +112,7 @@ class Redactor:
         self.names = people.Names.of(first_names, last_names, all_first_names or first_names,
                                      all_last_names or last_names, lexicon or people.Lexicon())
         self.handles: set[str] = set()
+        self._handle_runs: set[str] = set()  # the first \w+ run of each handle: a text without one has no handle
         for name in names:
             self.add_name(name)
 
@@ -131,8 +133,16 @@ class Redactor:
             return
         if len(tokens) == 1:  # a handle as author: "rhaskins2", "devcenter"
             self.handles.update((first, first[0].upper() + first[1:]))
+            self._handle_runs.update(_WORD_RUN.match(h).group(0) for h in (first, first[0].upper() + first[1:]))
         if first.isalpha():
             self.names.first.add(people.fold(first[0].upper() + first[1:]))
+
+    def _may_hold_handle(self, text: str) -> bool:
+        """False only where the handle pass below finds nothing: the text's \w+ run that starts where it finds a
+        handle (a match that is one, or one and two characters more: "Andrew83" for the handle "Andrew") is the
+        handle's first run, or that run and one or two characters more."""
+        runs = self._handle_runs
+        return any(r in runs or r[:-1] in runs or r[:-2] in runs for r in _WORD_RUN.findall(text))
 
     def pseudonym(self, name: str | None) -> str | None:
         """A stable, non-reversible stand-in for a person: the same name gives the same id."""
@@ -224,11 +234,12 @@ class Redactor:
             text = _spans_sub(text, address.postcodes(text, self.names.lexicon), "ADDRESS", counts)
             if "<ADDRESS>" in text:
                 text = address.merge(text, counts)
-        if self.handles:
+        if self.handles and self._may_hold_handle(text):
             text = _spans_sub(text, [(m.start(), m.end() - (2 if m.group(0).endswith(("'s", "’s")) else 0))
                                      for m in _HANDLE.finditer(text) if m.group(0) in self.handles
                                      or m.group(0)[:-2] in self.handles], "PERSON", counts)
-        found, candidates = people.spans(text, self.names, lang.guess(text, self.languages))
+        guess = (lambda: lang.guess(text, self.languages)) if "de" in self.languages else "en"  # only "de" matters
+        found, candidates = people.spans(text, self.names, guess)
         return text, counts, found, candidates
 
     def describe(self) -> dict:

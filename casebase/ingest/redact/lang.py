@@ -25,7 +25,8 @@ _TOKEN = re.compile(r"[^\W\d_]+")
 
 def guess(text: str, languages: Iterable[str] = LANGUAGES, default: str = "en") -> str:
     """The language among ``languages`` whose function words occur most often in ``text``."""
-    tokens = [t.lower() for t in _TOKEN.findall(text[:2000])]
+    head = text[:2000]  # ASCII: lower-cased whole, the same tokens (elsewhere "İ" lower-cased is two characters)
+    tokens = _TOKEN.findall(head.lower()) if head.isascii() else [t.lower() for t in _TOKEN.findall(head)]
     best, best_n = default, 0
     for lang in languages:
         words = _WORDS.get(lang)

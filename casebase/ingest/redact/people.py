@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -189,8 +190,9 @@ def _words(text: str) -> list[tuple[int, int, str]]:
     return [(m.start(), m.end(), m.group(0)) for m in _WORD_RE.finditer(text)]
 
 
-def spans(text: str, names: Names, lang: str = "en") -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """(spans that are names, candidate spans for the named-entity pass)."""
+def spans(text: str, names: Names, lang: str | Callable[[], str] = "en") -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """(spans that are names, candidate spans for the named-entity pass). ``lang``: the text's language, or a
+    function that guesses it (called only where it matters: a candidate run)."""
     words = _words(text)
     toks = [w[2].rstrip(".") for w in words]
     caps = [i for i, t in enumerate(toks) if t[:1].isupper()]  # only these can start a name
@@ -300,8 +302,11 @@ def spans(text: str, names: Names, lang: str = "en") -> tuple[list[tuple[int, in
                 found.append(span)  # "Ananya Iyer", "Chidi Okafor": a known surname beside a name-like word
                 for k in range(i, end):
                     taken[k] = True
-            elif lang != "de":  # German writes every noun with a capital: only gazetteer evidence counts there
-                candidates.append(span)
+            else:
+                if not isinstance(lang, str):
+                    lang = lang()
+                if lang != "de":  # German writes every noun with a capital: only gazetteer evidence counts there
+                    candidates.append(span)
             after = end
     return sorted(found), candidates
 
