@@ -184,3 +184,39 @@ def test_the_handle_pre_check_never_skips_a_text_the_handle_pass_changes(parts):
     found = [m for m in _HANDLE.finditer(text) if m.group(0) in r.handles or m.group(0)[:-2] in r.handles]
     if found:
         assert r._may_hold_handle(text), text
+
+
+CUE_LISTS = {"ID_CUES": (ids.ID_CUES, True), "DOB_CUES": (ids.DOB_CUES, True), "LOGIN_CUES": (ids.LOGIN_CUES, True),
+             "GREETINGS": ("|".join(people.GREETINGS), True), "ROLES": (people._ROLES, True),
+             "SECRET_NAMES": (rules._SECRET_NAMES, True), "STREET_WORDS_ES_IT": (address._STREET_WORDS_ES_IT, False)}
+
+
+def test_by_first_letter_groups_the_alternatives_and_refuses_what_it_cannot_keep():
+    assert rules.by_first_letter("hi|thanks(?: in advance)?|hello|Hey") == "h(?:i|ello|ey)|thanks(?: in advance)?"
+    assert rules.by_first_letter("hi|Hey", ignorecase=False) == "hi|Hey"
+    for bad in ("user(name)|login", r"\w+|hi", "s?foo|bar"):
+        with pytest.raises(ValueError):
+            rules.by_first_letter(bad)
+
+
+@pytest.mark.parametrize("name", sorted(CUE_LISTS))
+def test_a_cue_list_grouped_by_first_letter_matches_what_it_matches_as_written(name):
+    """Same spans, grouped and as written, on texts of the list's own words in any case, the labelled set, and
+    the letters whose case folding is special (İ, ı, ſ, K)."""
+    alternation, ignorecase = CUE_LISTS[name]
+    flags = "(?i)" if ignorecase else ""
+    plain = re.compile(rf"{flags}(?:{alternation})")
+    grouped = re.compile(rf"{flags}(?:{rules.by_first_letter(alternation, ignorecase)})")
+    assert grouped.pattern != plain.pattern
+    words = sorted({f for w in re.findall(r"[^\W\d_]+", alternation) for f in (w, w.capitalize(), w.upper())})
+    parts = words + [" ", ". ", "/", "-", "_", "İ", "ı", "ſ", "K", "é", "1"]
+
+    @settings(max_examples=150, deadline=None, database=None)
+    @given(st.lists(st.sampled_from(parts), min_size=1, max_size=8))
+    def check(bits):
+        text = "".join(bits)
+        assert spans(grouped, text) == spans(plain, text), text
+
+    check()
+    for text in [c.text for c in load_cases()]:
+        assert spans(grouped, text) == spans(plain, text)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from casebase.ingest.redact.rules import can_start
+from casebase.ingest.redact.rules import by_first_letter, can_start
 
 _NAMEWORD = r"(?:[A-ZÀ-ÖØ-Þ][^\W\d_]*(?:['’-][^\W\d_]+)*)"
 _TOWN = rf"{_NAMEWORD}(?:[ -](?:(?:am|an|im|in|der|de|la|le|les|sur|sous|en|upon|on|aan|den|bei)[ -])?{_NAMEWORD}){{0,2}}"
@@ -36,7 +36,7 @@ STREET_FR = re.compile(
     rf" {_NAMEWORD}){{0,3}}")
 _STREET_WORDS_ES_IT = (r"Calle|C/|Avenida|Avda\.?|Plaza|Paseo|Passeig|Carrer|Avinguda|Via|Viale|Piazza|Corso|Largo"
                        r"|Rua|Rue|Avenue|Boulevard|Chaussée|Place|Chemin|Quai")
-STREET_ES_IT = re.compile(rf"{can_start(_STREET_WORDS_ES_IT)}\b(?:{_STREET_WORDS_ES_IT}) "
+STREET_ES_IT = re.compile(rf"{can_start(_STREET_WORDS_ES_IT)}\b(?:{by_first_letter(_STREET_WORDS_ES_IT, ignorecase=False)}) "
                           rf"(?:(?:de la|del|de|dei|della|di) )?{_NAMEWORD}(?: {_NAMEWORD}){{0,2}},? \d{{1,4}}\b")
 STREETS = (STREET_EN, STREET_DE_NL, STREET_DE_WORD, STREET_DE_TWO, STREET_FR, STREET_ES_IT)
 

@@ -16,7 +16,7 @@ from stdnum.nl import bsn
 from stdnum.us import ssn
 
 from casebase.ingest.redact.people import fold, translit
-from casebase.ingest.redact.rules import COMMON_WORDS, NOT_PLACEHOLDER, UNSPENT, can_start, luhn_ok, needle_test
+from casebase.ingest.redact.rules import COMMON_WORDS, NOT_PLACEHOLDER, UNSPENT, by_first_letter, can_start, luhn_ok, needle_test
 
 # -- checksummed, no cue needed ----------------------------------------------------------------
 # UK National Insurance number: two prefix letters (HMRC's allowed set), six digits, a suffix A-D
@@ -53,7 +53,7 @@ ID_CUES = (
     r"|Personalnummer|personnel number|matricule|INSEE|Identifikationsnummer|IdNr\.?"
 )
 # the value may come a few words after its cue: "Die Steuer-ID des Mitarbeiters ist 70251064387"
-CUED_ID = re.compile(rf"(?i:{can_start(ID_CUES)}(?<![^\W\d_]){NOT_PLACEHOLDER}(?:{ID_CUES})(?![\w-]))(?:{UNSPENT}[^\d\n.;]){{0,40}}?{_SEP}{_VALUE}")
+CUED_ID = re.compile(rf"(?i:{can_start(ID_CUES)}(?<![^\W\d_]){NOT_PLACEHOLDER}(?:{by_first_letter(ID_CUES)})(?![\w-]))(?:{UNSPENT}[^\d\n.;]){{0,40}}?{_SEP}{_VALUE}")
 IBAN_CUED = re.compile(r"(?i:(?<![\w-])IBAN(?![\w-]))" + _SEP + r"([A-Za-z]{2}\s?\d{2}(?:\s?[A-Z0-9]{1,4}){2,8})(?![\w-])")
 
 _MONTHS = (r"jan(?:uary|uar|vier)?|feb(?:ruary|ruar)?|févr(?:ier)?|fev|mar(?:ch|s)?|märz|apr(?:il)?|avr(?:il)?"
@@ -70,7 +70,7 @@ DOB_CUES = (r"gebdat|geb_?datum|birth_?date|date_?naissance|date_de_naissance|fe
             r"|né(?:e)?(?: le)?|date de naissance|geboortedatum|geboren op|fecha de nacimiento|nacid[oa] el"
             r"|data di nascita|nat[oa] il")
 # the date may come a few words after its cue ("date of birth to 05.11.1969"), or before "geboren"/"born"
-DOB = re.compile(rf"(?i:{can_start(DOB_CUES)}(?<![\w-]){NOT_PLACEHOLDER}(?:{DOB_CUES})(?![\w-]))(?:{UNSPENT}[^\n.;!?]){{0,40}}?({DATE})")
+DOB = re.compile(rf"(?i:{can_start(DOB_CUES)}(?<![\w-]){NOT_PLACEHOLDER}(?:{by_first_letter(DOB_CUES)})(?![\w-]))(?:{UNSPENT}[^\n.;!?]){{0,40}}?({DATE})")
 DOB_AFTER_NEEDLES = ("geboren", "born", "né", "nacid", "nat")  # DOB_AFTER needs one of them: a cheap test first
 DOB_AFTER = re.compile(rf"({DATE})[ ,]{{1,3}}(?i:geboren|born|né|née|nacid[oa]|nat[oa])(?![\w-])")
 
@@ -79,9 +79,9 @@ LOGIN_CUES = (r"user(?:[ _-]?(?:name|id|account))?|login(?:[ _-]?(?:name|id))?|l
               r"|conectad[oa] como|collegat[oa] come|konto|benutzerkonto"
               r"|account(?: name)?|benutzer(?:[ _-]?(?:name|id|kennung|konto))?|anmeldename|kennung|utilisateur|identifiant"
               r"|compte|gebruiker(?:snaam)?|usuario|utente|SAP user")
-LOGIN = re.compile(rf"(?i:{can_start(LOGIN_CUES)}(?<![\w-])({LOGIN_CUES})(?![\w-]))"
+LOGIN = re.compile(rf"(?i:{can_start(LOGIN_CUES)}(?<![\w-])({by_first_letter(LOGIN_CUES)})(?![\w-]))"
                    r"(\**\s*(?:[:=]|\b(?:is|ist|est|should be|will be|would be|sera|wird|lautet|heißt)\b)?\**\s*)[\"'`]?"
-                   rf"(?!(?i:{LOGIN_CUES})\b)([A-Za-z][\w.@\\-]{{1,40}}[A-Za-z0-9])")
+                   rf"(?!(?i:{by_first_letter(LOGIN_CUES)})\b)([A-Za-z][\w.@\\-]{{1,40}}[A-Za-z0-9])")
 LOGIN_NEEDLES = ("user", "log", "account", "benutzer", "anmelde", "kennung", "utilisateur", "identifiant", "compte",
                  "gebruiker", "usuario", "utente", "angemeldet", "connect", "conectad", "collegat", "konto", "signed")
 has_login_cue = needle_test(LOGIN_NEEDLES)  # any(n in lower_cased_text for n in LOGIN_NEEDLES), one search

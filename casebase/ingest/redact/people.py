@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from casebase.ingest.redact.gazetteer import PRODUCTS
-from casebase.ingest.redact.rules import COMMON_WORDS, can_start
+from casebase.ingest.redact.rules import COMMON_WORDS, by_first_letter, can_start
 
 _UPPER = "".join(re.escape(chr(c)) for c in range(0x2000) if chr(c).isupper())
 _LETTER = r"[^\W\d_]"
@@ -53,7 +53,7 @@ GREETINGS = (
     "ciao", "buongiorno", "buonasera", "gentile", "egregio", "car[oa]", "cordiali saluti", "distinti saluti", "saluti",
     "grazie",
 )
-GREETING = re.compile(rf"(?i){can_start('|'.join(GREETINGS))}(?<![\w-])(?:{'|'.join(GREETINGS)})(?![\w-])[ \t]*[,:!.-]*[ \t]*(?:\n[ \t]*(?:\n[ \t]*)?)?")
+GREETING = re.compile(rf"(?i){can_start('|'.join(GREETINGS))}(?<![\w-])(?:{by_first_letter('|'.join(GREETINGS))})(?![\w-])[ \t]*[,:!.-]*[ \t]*(?:\n[ \t]*(?:\n[ \t]*)?)?")
 GREETING_WORDS = frozenset(w for g in GREETINGS for w in re.findall(r"[^\W\d_]{3,}", g))
 _ROLES = (
     r"accountant|bookkeeper|colleague|co-worker|coworker|manager|director|consultant|technician"
@@ -63,7 +63,7 @@ _ROLES = (
     r"|collègue|comptable|responsable|directeur|directrice|gérant(?:e)?|interlocut(?:eur|rice)|technicien(?:ne)?"
     r"|collega|boekhouder|contactpersoon|medewerker|directeur|beheerder"
     r"|compañer[oa]|contable|contabile|responsabile|tecnico")
-ROLE = re.compile(rf"(?i){can_start(_ROLES)}(?<![\w-])(?:{_ROLES})(?![\w-])[ \t]*,?[ \t]*")
+ROLE = re.compile(rf"(?i){can_start(_ROLES)}(?<![\w-])(?:{by_first_letter(_ROLES)})(?![\w-])[ \t]*,?[ \t]*")
 
 
 def _ascii_form(pattern: re.Pattern) -> re.Pattern:

