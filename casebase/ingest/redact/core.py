@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from casebase.ingest.redact import address, ids, lang, people, phones
-from casebase.ingest.redact.rules import COMMON_WORDS, PLACEHOLDER, RULES, _WORD, needle_test
+from casebase.ingest.redact.rules import COMMON_WORDS, PLACEHOLDER, RULES, _WORD, literal_trie, needle_test
 
 LAYERS = ("secrets", "checksummed_ids", "cued_ids", "ip", "phones", "addresses", "people", "named_entities",
           "surnames")
@@ -113,6 +113,7 @@ class Redactor:
                                      all_last_names or last_names, lexicon or people.Lexicon())
         self.handles: set[str] = set()
         self._handle_runs: set[str] = set()  # the first \w+ run of each handle: a text without one has no handle
+        self._handle_re: re.Pattern | None = None
         for name in names:
             self.add_name(name)
 
@@ -134,6 +135,7 @@ class Redactor:
         if len(tokens) == 1:  # a handle as author: "rhaskins2", "devcenter"
             self.handles.update((first, first[0].upper() + first[1:]))
             self._handle_runs.update(_WORD_RUN.match(h).group(0) for h in (first, first[0].upper() + first[1:]))
+            self._handle_re = None
         if first.isalpha():
             self.names.first.add(people.fold(first[0].upper() + first[1:]))
 
@@ -141,8 +143,9 @@ class Redactor:
         """False only where the handle pass below finds nothing: the text's \w+ run that starts where it finds a
         handle (a match that is one, or one and two characters more: "Andrew83" for the handle "Andrew") is the
         handle's first run, or that run and one or two characters more."""
-        runs = self._handle_runs
-        return any(r in runs or r[:-1] in runs or r[:-2] in runs for r in _WORD_RUN.findall(text))
+        if self._handle_re is None:  # one search of all the runs at once (a trie of them), compiled once a name set
+            self._handle_re = re.compile(rf"(?<!\w)(?:{literal_trie(self._handle_runs)})\w{{0,2}}(?!\w)")
+        return self._handle_re.search(text) is not None
 
     def pseudonym(self, name: str | None) -> str | None:
         """A stable, non-reversible stand-in for a person: the same name gives the same id."""
