@@ -130,7 +130,8 @@ class Lexicon:
         return seen
 
     def _is_word(self, low: str) -> bool:
-        low = _CONTRACTION.sub("", low)  # "you'll", "we've", "it's": the word before it
+        if "'" in low or "’" in low:
+            low = _CONTRACTION.sub("", low)  # "you'll", "we've", "it's": the word before it
         if low in self.words or low in COMMON_WORDS:
             return True
         n = self.lower.get(low, 0)
