@@ -34,6 +34,8 @@ setup-llamacpp: $(VENV)/.llamacpp
 
 $(VENV)/.llamacpp: $(STAMP)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[llamacpp]'
+	# llama.cpp's own LoRA converter (casebase/llm/lora_gguf.py), from the source pip just built: .venv/share/llama.cpp
+	$(BIN)/python -m casebase.llm.lora_gguf
 	touch $@
 
 demo: setup

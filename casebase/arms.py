@@ -183,11 +183,19 @@ class ArmModels:
             return get_llm(f"{spec.partition('#')[0]}#{adapter}" if adapter else spec)
         if kind == "fake":
             return get_llm("fake")
-        if kind == "llamacpp":  # the binding loads no PEFT adapter: the base arms only
-            if adapter:
-                raise CasebaseError(f"the {arm} arm needs its LoRA adapter, which the llamacpp backend does not "
-                                    f"load: use --llm local (transformers) or an openai:URL#MODEL server")
-            return get_llm(spec)
+        if kind == "llamacpp":  # an adapter arm: its PEFT adapter converted to a GGUF LoRA by llama.cpp's converter
+            if not adapter:
+                return get_llm(spec)
+            from casebase.llm import lora_gguf
+            from casebase.llm.gguf import default_gguf
+            from casebase.llm.llamacpp import LlamaCppLLM
+
+            if not lora_gguf.available():
+                raise CasebaseError(f"the {arm} arm needs its LoRA adapter as a GGUF file, and {lora_gguf.INSTALL_HINT}"
+                                    f"; or use --llm local (transformers) or an openai:URL#MODEL server")
+            path = parse_spec(spec)[1].get("path")
+            base = Path(path) if path else default_gguf()
+            return LlamaCppLLM(base, lora=lora_gguf.convert(adapter_dir(self.ws, adapter), base), lora_name=adapter)
         if spec not in self._bases:
             from casebase.llm.local import LocalLLM
 

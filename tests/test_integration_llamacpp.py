@@ -148,3 +148,59 @@ def test_llamacpp_backend_constrains_json_to_the_schema():
     reply = get_llm("llamacpp").generate(["Ticket: the invoice report prints blank pages. Write the case."],
                                          max_new_tokens=96, json_schema=SCHEMA)[0]
     Extraction.model_validate_json(reply)  # a grammar from the schema: valid whatever the model
+
+
+def _greedy_transformers(model, tokenizer, prompt: str, n: int) -> str:
+    import torch
+
+    ids = tokenizer(prompt, return_tensors="pt").input_ids
+    with torch.no_grad():
+        out = model.generate(ids, max_new_tokens=n, do_sample=False, pad_token_id=tokenizer.eos_token_id)
+    return tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+
+
+def _greedy_llamacpp(llm, prompt: str, n: int) -> str:
+    out = llm.model.create_completion(prompt, max_tokens=n, temperature=0.0, top_k=1, top_p=1.0, min_p=0.0,
+                                      repeat_penalty=1.0)
+    return out["choices"][0]["text"]
+
+
+def test_an_adapter_arm_on_llamacpp_runs_its_lora_as_transformers_and_peft_do(tmp_path):
+    """A PEFT LoRA adapter (random, on every projection) converted by llama.cpp's own converter and applied by
+    llama.cpp continues a text as transformers + PEFT do with the same adapter, greedy, and unlike the base
+    model: the adapter arms run on the llamacpp backend with their own weights (casebase.llm.lora_gguf)."""
+    _require_llamacpp()
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from casebase.arms import ArmModels, adapter_dir
+    from casebase.llm import clear_cache, lora_gguf
+    from casebase.llm.gguf import default_gguf, load_gguf
+    from casebase.workspace import Workspace
+
+    if not lora_gguf.available():
+        pytest.fail(lora_gguf.INSTALL_HINT)
+    tokenizer, model = load_gguf(default_gguf(), torch.float32)
+    torch.manual_seed(0)
+    peft_model = get_peft_model(model, LoraConfig(
+        r=8, lora_alpha=16, init_lora_weights=False,
+        target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]))
+    with torch.no_grad():  # a small adapter: it changes the text, it does not scramble the model
+        for name, p in peft_model.named_parameters():
+            if "lora_B" in name:
+                p.mul_(0.5)
+    ws = Workspace.at(tmp_path / "ws")
+    peft_model.save_pretrained(adapter_dir(ws, "standard"))
+    prompt, n = "The three most common causes of a failed invoice import are", 16
+    with_adapter = _greedy_transformers(peft_model, tokenizer, prompt, n)
+    with peft_model.disable_adapter():
+        without = _greedy_transformers(peft_model, tokenizer, prompt, n)
+    assert with_adapter != without  # the adapter matters
+
+    clear_cache()
+    arms = ArmModels(ws, "llamacpp")
+    standard, base = arms.get("standard")[0], arms.get("base")[0]
+    assert standard.name.endswith("+standard") and standard.lora is not None and standard.lora.is_file()
+    assert _greedy_llamacpp(base, prompt, n) == without
+    assert _greedy_llamacpp(standard, prompt, n) == with_adapter
+    assert lora_gguf.convert(adapter_dir(ws, "standard"), default_gguf()) == standard.lora  # cached

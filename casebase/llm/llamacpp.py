@@ -9,8 +9,8 @@ llama-cpp-python compiles llama.cpp from source (about 9 minutes on 2 cores), so
 ``make setup-llamacpp``. The chat template is the one in the GGUF's metadata, as llama.cpp's server uses it;
 ``json_schema`` becomes a grammar (decoding constrained to the schema); ``temperature == 0`` is greedy.
 Prompts run one at a time (the binding decodes one sequence), which on CPU is faster than the transformers
-backend's batches (docs/benchmarks.md, "Generation on CPU"). LoRA adapters are not loaded here: the arms that
-need one run on the transformers backend, or on a server (``openai:``) with the adapter converted by llama.cpp.
+backend's batches (docs/benchmarks.md, "Generation on CPU"). ``lora``: a GGUF LoRA file applied on the model
+(the adapter arms: ``casebase.llm.lora_gguf`` converts their PEFT adapters with llama.cpp's own converter).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class LlamaCppLLM(LLM):
     """A GGUF chat model run by llama.cpp; ``batch_size`` is accepted for the local backend's callers and unused."""
 
     def __init__(self, path: str | Path | None = None, *, n_ctx: int = 4096, threads: int | None = None,
-                 batch_size: int = 1, seed: int = 0):
+                 batch_size: int = 1, seed: int = 0, lora: str | Path | None = None, lora_name: str | None = None):
         if not available():
             raise CasebaseError(INSTALL_HINT)
         source = Path(path) if path else default_gguf()
@@ -70,13 +70,21 @@ class LlamaCppLLM(LLM):
 
         self.path = source
         self.threads = threads or os.cpu_count() or 1
-        self.model = Llama(model_path=str(source), n_ctx=n_ctx, n_threads=self.threads,
-                           n_threads_batch=self.threads, seed=seed, verbose=False)
+        self.lora = Path(lora) if lora else None
+        try:
+            self.model = Llama(model_path=str(source), n_ctx=n_ctx, n_threads=self.threads,
+                               n_threads_batch=self.threads, seed=seed, verbose=False,
+                               lora_path=str(self.lora) if self.lora else None)
+        except (ValueError, RuntimeError) as error:
+            if self.lora is None:
+                raise
+            raise CasebaseError(f"llama.cpp could not apply the LoRA {self.lora} to {source} ({error}): was the "
+                                f"adapter trained on this base model?") from error
         if not self.model.metadata.get("tokenizer.chat_template"):
             raise CasebaseError(f"{source} has no chat template in its metadata; use an instruction-tuned (chat) "
                                 f"GGUF")
         stem = "SmolLM2-135M-Instruct" if path is None else source.stem
-        self.name = f"llamacpp:{stem}"
+        self.name = f"llamacpp:{stem}" + (f"+{lora_name or self.lora.stem}" if self.lora else "")
         self.completion_tokens = 0  # generated so far, for speed figures
 
     def generate(self, prompts, max_new_tokens: int = 256, *, temperature: float = 0.0,
