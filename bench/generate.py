@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/generate.py                  # 8 held-out forum-support prompts, 128 new tokens, greedy
     .venv/bin/python bench/generate.py --prompts 4 --max-new-tokens 64
+    .venv/bin/python bench/generate.py --adapter workspace/demo/models/hybrid   # an adapter arm too (make demo)
 
 Prompts: the base arm's answer prompt (``casebase.llm.answer.build_messages``, no retrieved cases) of the first N
 solved test threads of forum-support, after ``casebase ingest`` (redacted). Each backend generates every prompt
@@ -9,7 +10,9 @@ once to warm up, then is timed on all of them (tokens/s = generated tokens / wal
 - **llama.cpp** (the baseline): ``llama_cpp.Llama.create_chat_completion`` called directly, one prompt at a time;
 - **llamacpp backend** (``--llm llamacpp``, and ``--llm local`` on CPU where llama-cpp-python is installed);
 - **openai backend -> llama.cpp's server** (``python -m llama_cpp.server`` on a loopback port, one slot);
-- **transformers** (``--llm local`` with ``CASEBASE_LOCAL_BACKEND=transformers``), at batch 1 and batch 8.
+- **transformers** (``--llm local`` with ``CASEBASE_LOCAL_BACKEND=transformers``), at batch 1 and batch 8;
+- with ``--adapter``: that LoRA adapter on transformers + PEFT (batch 1 and 8) and on the llamacpp backend with
+  the adapter converted by llama.cpp's converter (``casebase.llm.lora_gguf``), as the adapter arms run.
 Needs llama-cpp-python (``make setup-llamacpp``); without it only the transformers rows run. Writes
 bench/out/generate.json.
 """
@@ -75,6 +78,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--prompts", type=int, default=8)
     ap.add_argument("--max-new-tokens", type=int, default=128)
+    ap.add_argument("--adapter", type=Path, help="a PEFT LoRA adapter of the bundled model (workspace/demo/models/"
+                    "hybrid after make demo): also time it on llama.cpp (converted) and on transformers + PEFT")
     args = ap.parse_args()
     if not (FORUM / "tickets.csv").exists():
         sys.exit(f"forum-support not found at {FORUM}")
@@ -126,6 +131,22 @@ def main() -> None:
     rows.append(timed("casebase transformers backend, batch 1", lambda ps: hf.generate(ps, n), prompts, count))
     hf.batch_size = 8
     rows.append(timed("casebase transformers backend, batch 8", lambda ps: hf.generate(ps, n), prompts, count))
+    if args.adapter:  # an adapter arm: llama.cpp with the converted LoRA against transformers + PEFT
+        tuned = LocalLLM(batch_size=1, adapter=args.adapter)
+        rows.append(timed(f"adapter {args.adapter.name}: transformers + PEFT, batch 1", lambda ps: tuned.generate(ps, n),
+                          prompts, count))
+        tuned.batch_size = 8
+        rows.append(timed(f"adapter {args.adapter.name}: transformers + PEFT, batch 8", lambda ps: tuned.generate(ps, n),
+                          prompts, count))
+        del tuned
+        if llamacpp.available():
+            from casebase.llm import lora_gguf
+
+            lora = lora_gguf.convert(args.adapter, default_gguf())
+            backend = llamacpp.LlamaCppLLM(default_gguf(), lora=lora, lora_name=args.adapter.name)
+            rows.append(timed(f"adapter {args.adapter.name}: casebase llamacpp backend, LoRA converted",
+                              lambda ps: backend.generate(ps, n), prompts, count))
+            del backend
     base = next((r["tokens_per_s"] for r in rows if r["backend"].startswith("llama.cpp")), None)
     for r in rows:
         r["vs_llama_cpp"] = round(r["tokens_per_s"] / base, 2) if base else None
