@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import weakref
 from pathlib import Path
 
 from casebase.errors import CasebaseError
@@ -80,6 +81,8 @@ class LlamaCppLLM(LLM):
                 raise
             raise CasebaseError(f"llama.cpp could not apply the LoRA {self.lora} to {source} ({error}): was the "
                                 f"adapter trained on this base model?") from error
+        # freed before the interpreter tears its modules down (else llama_cpp's own clean-up fails at exit)
+        weakref.finalize(self, self.model.close)
         if not self.model.metadata.get("tokenizer.chat_template"):
             raise CasebaseError(f"{source} has no chat template in its metadata; use an instruction-tuned (chat) "
                                 f"GGUF")
