@@ -220,3 +220,17 @@ def test_a_cue_list_grouped_by_first_letter_matches_what_it_matches_as_written(n
     check()
     for text in [c.text for c in load_cases()]:
         assert spans(grouped, text) == spans(plain, text)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.lists(st.lists(st.sampled_from(["word", "Word", "é", "-", ".", "@", "/", "'", " ", "\n", "ab1", "x.y"]),
+                         max_size=6).map("".join), max_size=5))
+def test_lowercase_counts_over_joined_texts_count_each_text_as_alone(texts):
+    from collections import Counter
+
+    from casebase.ingest.redact import gazetteer
+
+    every = Counter(w for t in texts for w in gazetteer._LOWER_WORD.findall(t))
+    lower, upper = gazetteer.lowercase_counts(texts)
+    assert lower == Counter({w: n for w, n in every.items() if w.islower()})
+    assert upper == Counter({w: n for w, n in every.items() if w[0].isupper()})
