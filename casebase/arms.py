@@ -194,8 +194,9 @@ class ArmModels:
                 raise CasebaseError(f"the {arm} arm needs its LoRA adapter as a GGUF file, and {lora_gguf.INSTALL_HINT}"
                                     f"; or use --llm local (transformers) or an openai:URL#MODEL server")
             path = parse_spec(spec)[1].get("path")
-            base = Path(path) if path else default_gguf()
-            return LlamaCppLLM(base, lora=lora_gguf.convert(adapter_dir(self.ws, adapter), base), lora_name=adapter)
+            base = Path(path) if path else None  # None: the bundled GGUF, named as the base arm names it
+            lora = lora_gguf.convert(adapter_dir(self.ws, adapter), base or default_gguf())
+            return LlamaCppLLM(base, lora=lora, lora_name=adapter)
         if spec not in self._bases:
             from casebase.llm.local import LocalLLM
 

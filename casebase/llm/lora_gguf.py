@@ -127,7 +127,7 @@ def install_converter(target: Path | None = None) -> Path:
         staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".llama.cpp-"))  # renamed into place whole
         with tarfile.open(archives[0]) as tar:
             members = [m for m in tar.getmembers() if m.isfile() and (
-                m.name == root + "convert_lora_to_gguf.py" or m.name == root + "convert_hf_to_gguf.py"
+                m.name == root + "convert_lora_to_gguf.py"
                 or m.name.startswith((root + "conversion/", root + "gguf-py/gguf/")))]
             if not any(m.name.endswith("convert_lora_to_gguf.py") for m in members):
                 raise CasebaseError(f"{archives[0].name} holds no convert_lora_to_gguf.py")

@@ -133,8 +133,9 @@ class Redactor:
         if len(tokens) == 1 and first.islower() and len(first) < 4:
             return
         if len(tokens) == 1:  # a handle as author: "rhaskins2", "devcenter"
-            self.handles.update((first, first[0].upper() + first[1:]))
-            self._handle_runs.update(_WORD_RUN.match(h).group(0) for h in (first, first[0].upper() + first[1:]))
+            forms = (first, first[0].upper() + first[1:])
+            self.handles.update(forms)
+            self._handle_runs.update(_WORD_RUN.match(h).group(0) for h in forms)
             self._handle_re = None
         if first.isalpha():
             self.names.first.add(people.fold(first[0].upper() + first[1:]))

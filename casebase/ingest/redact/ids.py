@@ -79,9 +79,10 @@ LOGIN_CUES = (r"user(?:[ _-]?(?:name|id|account))?|login(?:[ _-]?(?:name|id))?|l
               r"|conectad[oa] como|collegat[oa] come|konto|benutzerkonto"
               r"|account(?: name)?|benutzer(?:[ _-]?(?:name|id|kennung|konto))?|anmeldename|kennung|utilisateur|identifiant"
               r"|compte|gebruiker(?:snaam)?|usuario|utente|SAP user")
-LOGIN = re.compile(rf"(?i:{can_start(LOGIN_CUES)}(?<![\w-])({by_first_letter(LOGIN_CUES)})(?![\w-]))"
+_LOGIN_CUES_GROUPED = by_first_letter(LOGIN_CUES)
+LOGIN = re.compile(rf"(?i:{can_start(LOGIN_CUES)}(?<![\w-])({_LOGIN_CUES_GROUPED})(?![\w-]))"
                    r"(\**\s*(?:[:=]|\b(?:is|ist|est|should be|will be|would be|sera|wird|lautet|heißt)\b)?\**\s*)[\"'`]?"
-                   rf"(?!(?i:{by_first_letter(LOGIN_CUES)})\b)([A-Za-z][\w.@\\-]{{1,40}}[A-Za-z0-9])")
+                   rf"(?!(?i:{_LOGIN_CUES_GROUPED})\b)([A-Za-z][\w.@\\-]{{1,40}}[A-Za-z0-9])")
 LOGIN_NEEDLES = ("user", "log", "account", "benutzer", "anmelde", "kennung", "utilisateur", "identifiant", "compte",
                  "gebruiker", "usuario", "utente", "angemeldet", "connect", "conectad", "collegat", "konto", "signed")
 has_login_cue = needle_test(LOGIN_NEEDLES)  # any(n in lower_cased_text for n in LOGIN_NEEDLES), one search
