@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from casebase.errors import CasebaseError
-from casebase.ingest.redact import gazetteer, ids, lang, people
+from casebase.ingest.redact import gazetteer, ids, lang, people, prefilter
 from casebase.ingest.redact.core import Redactor
 from casebase.ingest.redact.gazetteer import drop_ambiguous, first_names, last_names, lowercase_counts
 from casebase.ingest.redact.people import Lexicon
@@ -138,6 +138,7 @@ def build_redactor(names: Iterable[str] = (), corpus: Iterable[str] = (), key: b
         from casebase.ingest.redact import ner
 
         ner.check_installed()  # the model itself loads on first use, or with Redactor.load()
+    prefilter.available()  # compiled here, once, not in each worker the redactor is forked into
     return Redactor(names, key=key, first_names=firsts, last_names=lasts, lexicon=lex, ner=config.ner,
                     all_first_names=frozenset(n for n in gazetteer.all_first_names() if n.lower() not in lex.words),
                     all_last_names=frozenset(n for n in last_names() if n.lower() not in lex.words),

@@ -39,6 +39,7 @@ _STREET_WORDS_ES_IT = (r"Calle|C/|Avenida|Avda\.?|Plaza|Paseo|Passeig|Carrer|Avi
 STREET_ES_IT = re.compile(rf"{can_start(_STREET_WORDS_ES_IT)}\b(?:{by_first_letter(_STREET_WORDS_ES_IT, ignorecase=False)}) "
                           rf"(?:(?:de la|del|de|dei|della|di) )?{_NAMEWORD}(?: {_NAMEWORD}){{0,2}},? \d{{1,4}}\b")
 STREETS = (STREET_EN, STREET_DE_NL, STREET_DE_WORD, STREET_DE_TWO, STREET_FR, STREET_ES_IT)
+STREET_NAMES = ("STREET_EN", "STREET_DE_NL", "STREET_DE_WORD", "STREET_DE_TWO", "STREET_FR", "STREET_ES_IT")
 
 # postcodes are found first, then the town before them (a regex that starts with a town tries every word)
 UK_POSTCODE = re.compile(r"(?=[A-Z])\b(?:GIR 0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2})\b")
@@ -85,30 +86,38 @@ _DE_NL_GATE = re.compile(r"(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|d
                          r"|Straße|Strasse|Str\.|Weg|Gasse|Platz|Allee|Ring|Damm|Chaussee|Laan|Straat|Plein|Kade) \d")
 
 
-def streets(text: str):
-    """Spans of street lines."""
-    de_nl = _DE_NL_GATE.search(text) is not None
-    for pattern in STREETS:
-        if not de_nl and pattern in (STREET_DE_NL, STREET_DE_WORD):
+def streets(text: str, hits: set[str] | None = None):
+    """Spans of street lines. ``hits``: the patterns that may match (``prefilter.scan``); None: all."""
+    de_nl = _DE_NL_GATE.search(text) is not None if hits is None else "STREET_DE_NL" in hits
+    for name, pattern in zip(STREET_NAMES, STREETS):
+        if pattern in (STREET_DE_NL, STREET_DE_WORD) and not de_nl or hits is not None and name in _GATED \
+                and name not in hits:
             continue
         for m in pattern.finditer(text):
             yield m.start(), m.end()
 
 
-def postcodes(text: str, lexicon=None):
-    """Spans of postcodes with their town, and of cued postcodes (run after ``streets``)."""
-    for pattern in (UK_POSTCODE, EIRCODE):
-        for m in pattern.finditer(text):
+_GATED = frozenset({"STREET_EN", "STREET_DE_NL", "STREET_DE_WORD", "STREET_DE_TWO"})  # by prefilter.GATES
+
+
+def postcodes(text: str, lexicon=None, hits: set[str] | None = None):
+    """Spans of postcodes with their town, and of cued postcodes (run after ``streets``). ``hits``: the
+    patterns that may match (``prefilter.scan``); None: all."""
+    def may(name: str) -> bool:
+        return hits is None or name in hits
+
+    for name, pattern in (("UK_POSTCODE", UK_POSTCODE), ("EIRCODE", EIRCODE)):
+        for m in (pattern.finditer(text) if may(name) else ()):
             town = TOWN_BEFORE.search(text, max(0, m.start() - 60), m.start())
             yield (town.start() if town else m.start()), m.end()
-    for m in NL_POSTCODE.finditer(text):
+    for m in (NL_POSTCODE.finditer(text) if may("NL_POSTCODE") else ()):
         if _town_ok(m.group("town")) and (m.group("letters") not in UNITS or _placed(text, m.start())):
             yield m.start(), m.end()
-    for m in US_STATE_ZIP.finditer(text):
+    for m in (US_STATE_ZIP.finditer(text) if may("US_STATE_ZIP") else ()):
         town = US_TOWN_BEFORE.search(text, max(0, m.start() - 60), m.start())
         if town:  # "Springfield, IL 62704": the state alone is an ordinary word too often ("IN 46220")
             yield town.start(), m.end()
-    for m in ZIP_TOWN.finditer(text):
+    for m in (ZIP_TOWN.finditer(text) if may("ZIP_TOWN") else ()):
         digits_end = re.match(r"(?:[A-Z]{1,2}-)?\d{4,5}", m.group(0)).end()
         town = m.group(0)[digits_end + 1:]
         # five digits (DE, FR, ES, IT) and a town written as a name, not "16791 ESD"
@@ -116,7 +125,7 @@ def postcodes(text: str, lexicon=None):
         if ((m.group(0)[0].isalpha() or five or _placed(text, m.start())) and _town_ok(town)
                 and (lexicon is None or not lexicon.is_word(town.split()[0].lower()))):
             yield m.start(), m.end()
-    for m in CUED_ZIP.finditer(text):
+    for m in (CUED_ZIP.finditer(text) if may("CUED_ZIP") else ()):
         yield m.start(1), m.end(1)
 
 

@@ -19,7 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from casebase.ingest.redact import address, ids, lang, people, phones
+from casebase.ingest.redact import address, ids, lang, people, phones, prefilter
 from casebase.ingest.redact.rules import COMMON_WORDS, PLACEHOLDER, RULES, _WORD, literal_trie, needle_test
 
 LAYERS = ("secrets", "checksummed_ids", "cued_ids", "ip", "phones", "addresses", "people", "named_entities",
@@ -199,6 +199,13 @@ class Redactor:
             return text, counts, [], []
         low = text.lower()
         rules = _RULES_BY_KIND
+        scanned, hits = None, None
+
+        def can() -> set[str] | None:  # the gated patterns that may match the text as it is now (prefilter.py)
+            nonlocal scanned, hits
+            if scanned is not text:  # a layer replaced something: the later patterns see the new text
+                scanned, hits = text, prefilter.scan(text)
+            return hits
 
         def run_rules(*kinds: str) -> None:
             nonlocal text
@@ -216,7 +223,7 @@ class Redactor:
         has_digit = n_digits > 0
         if n_digits >= 5:  # every identifier below has five digits or more
             run_rules("IBAN", "CARD")
-            text = _spans_sub(text, ids.checksummed(text), "NATIONAL_ID", counts)
+            text = _spans_sub(text, ids.checksummed(text, can()), "NATIONAL_ID", counts)
             if "iban" in low:
                 text = _group_sub(text, ids.IBAN_CUED, "IBAN", counts)
             text = _group_sub(text, ids.CUED_ID, "NATIONAL_ID", counts)
@@ -228,14 +235,14 @@ class Redactor:
         if ids.has_login_cue(low):
             text = _group_sub(text, ids.LOGIN, "LOGIN", counts, group=3,
                               check=lambda m: ids.login_ok(m, self.names.lexicon, self.names.last))
-        text = _spans_sub(text, ids.accounts(text, self.names), "LOGIN", counts)
+        text = _spans_sub(text, ids.accounts(text, self.names, can()), "LOGIN", counts)
         if has_digit:
             run_rules("IP")
             text = _spans_sub(text, ids.ipv6(text), "IP", counts)
             run_rules("PHONE")
             text = _spans_sub(text, phones.find(text, self.phone_regions), "PHONE", counts)
-            text = _spans_sub(text, address.streets(text), "ADDRESS", counts)
-            text = _spans_sub(text, address.postcodes(text, self.names.lexicon), "ADDRESS", counts)
+            text = _spans_sub(text, address.streets(text, can()), "ADDRESS", counts)
+            text = _spans_sub(text, address.postcodes(text, self.names.lexicon, can()), "ADDRESS", counts)
             if "<ADDRESS>" in text:
                 text = address.merge(text, counts)
         if self.handles and self._may_hold_handle(text):

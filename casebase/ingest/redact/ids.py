@@ -38,6 +38,7 @@ CHECKSUMMED = (
     (BSN_DOTTED, lambda s: bsn.is_valid(_digits(s))),
     (IDNR_SPACED, lambda s: idnr_ok(s)),
 )
+CHECKSUMMED_NAMES = ("NINO", "SSN", "NIR", "BSN_DOTTED", "IDNR_SPACED")  # their names in prefilter.GATES
 
 # -- context cues ------------------------------------------------------------------------------
 _SEP = r"(?:\s*(?:no\.?|nr\.?|n°|number|nummer|numéro|num\.?|#))?\s*(?:is|ist|est|=|:|-)?\s*"
@@ -138,9 +139,12 @@ def _inflected_word(low: str, lexicon) -> bool:
     return False
 
 
-def checksummed(text: str):
-    """Spans of ids that carry their own proof (checksum or a distinctive shape)."""
-    for pattern, ok in CHECKSUMMED:
+def checksummed(text: str, hits: set[str] | None = None):
+    """Spans of ids that carry their own proof (checksum or a distinctive shape). ``hits``: the patterns that
+    may match (``prefilter.scan``); None: all."""
+    for name, (pattern, ok) in zip(CHECKSUMMED_NAMES, CHECKSUMMED):
+        if hits is not None and name not in hits:
+            continue
         for m in pattern.finditer(text):
             if ok(m.group(0)):
                 yield m.start(), m.end()
@@ -214,19 +218,19 @@ _DOTTED = re.compile(r"(?<![\w.@/\\-])([a-z]{1,12})\.([a-z]{1,20})(?![\w@/\\-]|\
 _CAPS = re.compile(r"(?<![\w.@/\\-])([A-Z])([A-Z]{5,14})(\d{0,3})(?![\w@/\\-])")
 
 
-def accounts(text: str, names) -> list[tuple[int, int]]:
+def accounts(text: str, names, hits: set[str] | None = None) -> list[tuple[int, int]]:
     """Spans of account names built from a person's name: an initial or a first name joined to a
-    surname (the gazetteers say which), as desks write logins."""
+    surname (the gazetteers say which), as desks write logins. ``hits``: as for ``checksummed``."""
     def surname(w: str) -> bool:
         return fold(w.capitalize()) in names.last_all or translit(w) in names.last_translit
 
     out = []
-    for m in _DOTTED.finditer(text):
+    for m in (_DOTTED.finditer(text) if hits is None or "DOTTED" in hits else ()):
         a, b = m.group(1), m.group(2)
         if len(a) == 1 and len(b) >= 3 and surname(b) or len(b) == 1 and len(a) >= 3 and fold(a.capitalize()) in names.first_all \
                 or len(a) >= 3 and len(b) >= 3 and fold(a.capitalize()) in names.first_all and surname(b):
             out.append((m.start(), m.end()))
-    for m in _CAPS.finditer(text):
+    for m in (_CAPS.finditer(text) if hits is None or "CAPS" in hits else ()):
         if m.group(0).lower() not in SYSTEM_ACCOUNTS and surname(m.group(2)) and not names.lexicon.is_word(m.group(0).lower()):
             out.append((m.start(), m.end()))
     return out
